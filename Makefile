@@ -1,0 +1,66 @@
+# DTS developer entry points. `make run` and `make test` are all a fresh
+# machine needs; see README.md.
+
+BUILD_DIR      ?= build
+ASAN_BUILD_DIR ?= build-asan
+FUZZ_BUILD_DIR ?= build-fuzz
+FUZZ_SECONDS   ?= 60
+JOBS           ?= $(shell nproc)
+CMAKE_FLAGS    ?=
+
+.PHONY: all deps build run test test-unit test-asan fuzz bench format tidy clean \
+        services-up services-down
+
+all: build
+
+deps:
+	bash scripts/install-deps.sh
+
+$(BUILD_DIR)/build.ninja:
+	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)
+
+build: $(BUILD_DIR)/build.ninja
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+run: deps build
+	./$(BUILD_DIR)/dts --help
+
+# Everything CI runs: dependencies, release build and tests (with Kafka and
+# Cassandra started for the tests labelled for them), then the same tests
+# under AddressSanitizer + UndefinedBehaviorSanitizer, then a short fuzz run.
+test: deps
+	bash scripts/test.sh
+
+test-unit: build
+	ctest --test-dir $(BUILD_DIR) -LE 'kafka|cassandra' --output-on-failure -j $(JOBS)
+
+test-asan:
+	cmake -S . -B $(ASAN_BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DDTS_SANITIZE=ON $(CMAKE_FLAGS)
+	cmake --build $(ASAN_BUILD_DIR) -j $(JOBS)
+	ctest --test-dir $(ASAN_BUILD_DIR) -LE 'kafka|cassandra' --output-on-failure -j $(JOBS)
+
+fuzz:
+	CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DDTS_FUZZ=ON -DDTS_BUILD_BENCH=OFF $(CMAKE_FLAGS)
+	cmake --build $(FUZZ_BUILD_DIR) -j $(JOBS) --target cron_parse_fuzzer
+	mkdir -p $(FUZZ_BUILD_DIR)/corpus/cron
+	./$(FUZZ_BUILD_DIR)/fuzz/cron_parse_fuzzer -max_total_time=$(FUZZ_SECONDS) \
+	  -dict=fuzz/cron.dict $(FUZZ_BUILD_DIR)/corpus/cron fuzz/corpus/cron
+
+bench: build
+	./$(BUILD_DIR)/bench/cron_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
+
+services-up:
+	bash scripts/services.sh up all
+
+services-down:
+	bash scripts/services.sh down all
+
+format:
+	find src bench fuzz tests -name '*.cc' -o -name '*.h' | xargs clang-format -i
+
+tidy: build
+	find src -name '*.cc' | xargs clang-tidy -p $(BUILD_DIR) --quiet
+
+clean:
+	rm -rf $(BUILD_DIR) $(ASAN_BUILD_DIR) $(FUZZ_BUILD_DIR)

@@ -1,0 +1,64 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "dts/model/ids.h"
+#include "dts/model/job.h"
+
+namespace dts::storage {
+
+struct ListJobsQuery {
+  int page_size = 50;                   // 1..1000, checked by the caller
+  std::optional<std::string> status;    // canonical upper-case status, or all
+  std::string after_id;                 // keyset cursor: ids strictly greater
+};
+
+struct JobPage {
+  std::vector<Job> jobs;  // ordered by id
+  int64_t total = 0;      // all jobs matching the status filter
+  std::string next_page;  // id of the last job when more follow, else empty
+};
+
+struct ListRunsQuery {
+  std::optional<JobId> job_id;
+  std::optional<std::string> status;  // canonical upper-case
+  int page_size = 50;
+  std::string after_id;
+};
+
+struct RunPage {
+  std::vector<Run> runs;  // ordered by id
+  int64_t total = 0;
+  std::string next_page;
+};
+
+// Durable storage for jobs and runs. Implementations are thread-safe.
+// Errors: NOT_FOUND for a missing id, ALREADY_EXISTS for a duplicate id,
+// UNAVAILABLE when the backend cannot be reached, INTERNAL otherwise.
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  virtual absl::Status CreateJob(const Job& job) = 0;
+  virtual absl::StatusOr<Job> GetJob(const JobId& id) = 0;
+  virtual absl::StatusOr<JobPage> ListJobs(const ListJobsQuery& query) = 0;
+  // Replaces the stored job with the same id.
+  virtual absl::Status UpdateJob(const Job& job) = 0;
+  // Deletes the job and its runs.
+  virtual absl::Status DeleteJob(const JobId& id) = 0;
+
+  // Refuses (ALREADY_EXISTS) a run whose id is already stored: run ids of
+  // scheduled fires are derived from (job id, scheduled time), so this is
+  // what stops a fire from being recorded twice.
+  virtual absl::Status CreateRun(const Run& run) = 0;
+  virtual absl::StatusOr<Run> GetRun(const RunId& id) = 0;
+  virtual absl::StatusOr<RunPage> ListRuns(const ListRunsQuery& query) = 0;
+  virtual absl::Status UpdateRun(const Run& run) = 0;
+};
+
+}  // namespace dts::storage

@@ -23,7 +23,7 @@ build: $(BUILD_DIR)/build.ninja
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
 run: deps build
-	./$(BUILD_DIR)/dts --help
+	./$(BUILD_DIR)/dts server --data-dir ./dts-data
 
 # Everything CI runs: dependencies, release build and tests (with Kafka and
 # Cassandra started for the tests labelled for them), then the same tests

@@ -19,7 +19,8 @@ PACKAGES=(
   uuid-dev libssl-dev
   libgtest-dev libgmock-dev googletest
   libbenchmark-dev
-  python3 python3-pytest
+  python3 python3-pytest python3-grpcio python3-protobuf
+  wrk
   openjdk-17-jdk-headless maven
   curl procps
 )

@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "CLI/CLI.hpp"
+#include "app/server.h"
 #include "dts/cli/cli.h"
 #include "dts/common/clock.h"
 
@@ -13,5 +14,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "dts 0.1.0");
   app.require_subcommand(1);
   dts::cli::AddCronCommands(app, ctx);
+  dts::cli::AddClientCommands(app, ctx);
+  dts::app::AddServerCommands(app, ctx);
   return dts::cli::Run(app, ctx, argc, argv);
 }

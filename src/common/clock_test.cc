@@ -17,3 +17,26 @@ TEST(ManualClockTest, MovesOnlyWhenTold) {
 
 }  // namespace
 }  // namespace dts
+
+#include "dts/common/id_generator.h"
+
+namespace dts {
+namespace {
+
+TEST(IdGeneratorTest, SequentialIdsAreUuids) {
+  SequentialIdGenerator ids;
+  EXPECT_EQ(ids.NewUuid(), "00000000-0000-4000-8000-000000000001");
+  EXPECT_EQ(ids.NewUuid(), "00000000-0000-4000-8000-000000000002");
+}
+
+TEST(IdGeneratorTest, RandomIdsDiffer) {
+  RandomIdGenerator ids;
+  const std::string a = ids.NewUuid();
+  const std::string b = ids.NewUuid();
+  EXPECT_NE(a, b);
+  EXPECT_EQ(a.size(), 36u);
+  EXPECT_EQ(a[14], '4');
+}
+
+}  // namespace
+}  // namespace dts

@@ -85,6 +85,14 @@ absl::Status FieldError(absl::string_view field, absl::string_view why) {
   return absl::InvalidArgumentError(absl::StrCat(field, ": ", why));
 }
 
+// Characters (code points) in UTF-8 text: the bytes that do not continue a
+// sequence. Proto strings are valid UTF-8, so this counts what a user sees.
+size_t Utf8Length(absl::string_view text) {
+  size_t length = 0;
+  for (const char c : text) length += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+  return length;
+}
+
 // Canonicalises an enum-like string field in place; unknown text is left
 // as is for ValidateJob to report.
 template <typename Enum, size_t N>
@@ -190,11 +198,10 @@ void ApplyJobDefaults(Job& job) {
 }
 
 absl::Status ValidateJob(const Job& job, absl::Time now) {
-  if (job.name().empty() || job.name().size() > kMaxNameLength) {
-    return FieldError("name", absl::StrCat("must be 1-", kMaxNameLength, " characters, got ",
-                                           job.name().size()));
+  if (const size_t length = Utf8Length(job.name()); length == 0 || length > kMaxNameLength) {
+    return FieldError("name", absl::StrCat("must be 1-", kMaxNameLength, " characters, got ", length));
   }
-  if (job.description().size() > 4096) return FieldError("description", "at most 4096 characters");
+  if (Utf8Length(job.description()) > 4096) return FieldError("description", "at most 4096 characters");
   if (!ParseJobStatus(job.status())) {
     return FieldError("status", absl::StrCat("unknown status \"", job.status(),
                                              "\" (one of ", NameList(kJobStatuses), ")"));
@@ -212,7 +219,10 @@ absl::Status ValidateJob(const Job& job, absl::Time now) {
   if (job.cron_expression().empty()) return FieldError("cron_expression", "must not be empty");
   absl::StatusOr<cron::Schedule> schedule = cron::Schedule::Create(job.cron_expression(), *zone);
   if (!schedule.ok()) return FieldError("cron_expression", schedule.status().message());
-  if (!schedule->Next(now)) {
+  // Next() gives up after 50 years for calendar fields, but an `@every` of
+  // up to 100 years always has a next fire: bound both the same way.
+  constexpr absl::Duration kFireHorizon = absl::Hours(24 * 36525 / 2);  // 50 years of 365.25 days
+  if (const std::optional<absl::Time> next = schedule->Next(now); !next || *next - now > kFireHorizon) {
     return FieldError("cron_expression", "never fires within 50 years");
   }
   if (absl::Status s = ValidateMap("metadata", job.metadata()); !s.ok()) return s;

@@ -25,6 +25,15 @@ inline constexpr int kExitUsage = 2;    // bad input: flags, expressions, zones
 // Registers `dts cron ...` on `app`. `ctx` must outlive `app`'s parse.
 void AddCronCommands(CLI::App& app, Context& ctx);
 
+// Registers the gRPC client commands on `app`: `dts job ...`, `dts scheduler
+// ...` and `dts execution ...`, with the global flags --server HOST:PORT
+// (env DTS_SERVER, default localhost:50054), -o table|json and --token (env
+// DTS_API_TOKEN). The global flags may also follow the subcommand. Failures
+// print "dts: <message>" on ctx.err; the exit code is 2 for bad input
+// (including the server's INVALID_ARGUMENT) and 1 for anything else. `ctx`
+// must outlive `app`'s parse.
+void AddClientCommands(CLI::App& app, Context& ctx);
+
 // Parses argv with `app` and runs the chosen subcommand. Parse errors print
 // to ctx.err and return kExitUsage; --help prints to ctx.out and returns 0.
 int Run(CLI::App& app, Context& ctx, int argc, const char* const* argv);

@@ -1,0 +1,409 @@
+#include "dts/api/http_gateway.h"
+
+#include <functional>
+#include <string>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "dts/http/errors.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
+
+namespace dts::api {
+namespace {
+
+using http::PathParams;
+using http::Request;
+using http::Response;
+
+absl::Status FieldError(absl::string_view field, absl::string_view why) {
+  return absl::InvalidArgumentError(absl::StrCat(field, ": ", why));
+}
+
+Response JsonResponse(const google::protobuf::Message& message) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  options.always_print_primitive_fields = true;
+  Response response;
+  if (!google::protobuf::util::MessageToJsonString(message, &response.body, options).ok()) {
+    return http::StatusResponse(absl::InternalError("could not encode the response as JSON"));
+  }
+  return response;
+}
+
+// Where `text` stops being JSON (RFC 8259), as "line 1, column 9 (byte 8):
+// expected ':' after an object key"; empty when it is well-formed JSON.
+// protobuf's parser neither says where an error is nor is strict (it takes
+// trailing commas), so bodies are checked with this first. One linear pass,
+// iterative, so deep nesting cannot overflow the stack.
+std::string JsonSyntaxError(absl::string_view text) {
+  const size_t n = text.size();
+  size_t i = 0;
+  const auto fail = [&](absl::string_view what) {
+    size_t line = 1, column = 1;
+    for (size_t k = 0; k < i && k < n; ++k) {
+      if (text[k] == '\n') {
+        ++line;
+        column = 1;
+      } else {
+        ++column;
+      }
+    }
+    return absl::StrCat("line ", line, ", column ", column, " (byte ", i, "): ", what);
+  };
+  const auto skip_space = [&] {
+    while (i < n && (text[i] == ' ' || text[i] == '\t' || text[i] == '\n' || text[i] == '\r')) ++i;
+  };
+  const auto is_digit = [&](size_t k) { return k < n && text[k] >= '0' && text[k] <= '9'; };
+  // A string starting at text[i] == '"'; empty result when well-formed.
+  const auto scan_string = [&]() -> std::string {
+    ++i;
+    while (i < n) {
+      const auto c = static_cast<unsigned char>(text[i]);
+      if (c == '"') {
+        ++i;
+        return "";
+      }
+      if (c < 0x20) return fail("control character in a string (escape it)");
+      if (c != '\\') {
+        ++i;
+        continue;
+      }
+      if (++i >= n) break;
+      if (absl::string_view("\"\\/bfnrt").find(text[i]) != absl::string_view::npos) {
+        ++i;
+      } else if (text[i] == 'u') {
+        for (int k = 1; k <= 4; ++k) {
+          if (i + k >= n || !absl::ascii_isxdigit(static_cast<unsigned char>(text[i + k]))) {
+            return fail("\\u needs four hex digits");
+          }
+        }
+        i += 5;
+      } else {
+        return fail("invalid escape in a string");
+      }
+    }
+    return fail("unterminated string");
+  };
+  const auto scan_key = [&]() -> std::string {
+    skip_space();
+    if (i >= n || text[i] != '"') return fail("expected a quoted object key");
+    if (std::string e = scan_string(); !e.empty()) return e;
+    skip_space();
+    if (i >= n || text[i] != ':') return fail("expected ':' after an object key");
+    ++i;
+    return "";
+  };
+
+  std::string open;  // the '{' and '[' that enclose text[i]
+  bool want_value = true;
+  while (true) {
+    skip_space();
+    if (want_value) {
+      if (i >= n) return fail("unexpected end of the body, expected a value");
+      const char c = text[i];
+      if (c == '{' || c == '[') {
+        ++i;
+        skip_space();
+        if (i < n && text[i] == (c == '{' ? '}' : ']')) {
+          ++i;
+          want_value = false;
+          continue;
+        }
+        open.push_back(c);
+        if (c == '{') {
+          if (std::string e = scan_key(); !e.empty()) return e;
+        }
+        continue;
+      }
+      if (c == '"') {
+        if (std::string e = scan_string(); !e.empty()) return e;
+      } else if (c == '-' || is_digit(i)) {
+        if (c == '-') ++i;
+        if (!is_digit(i)) return fail("expected a digit");
+        if (text[i] == '0') {
+          ++i;
+        } else {
+          while (is_digit(i)) ++i;
+        }
+        if (i < n && text[i] == '.') {
+          ++i;
+          if (!is_digit(i)) return fail("expected a digit after '.'");
+          while (is_digit(i)) ++i;
+        }
+        if (i < n && (text[i] == 'e' || text[i] == 'E')) {
+          ++i;
+          if (i < n && (text[i] == '+' || text[i] == '-')) ++i;
+          if (!is_digit(i)) return fail("expected a digit in the exponent");
+          while (is_digit(i)) ++i;
+        }
+      } else if (absl::StartsWith(text.substr(i), "true")) {
+        i += 4;
+      } else if (absl::StartsWith(text.substr(i), "false")) {
+        i += 5;
+      } else if (absl::StartsWith(text.substr(i), "null")) {
+        i += 4;
+      } else {
+        return fail("expected a value (object, array, string, number, true, false or null)");
+      }
+      want_value = false;
+      continue;
+    }
+    if (open.empty()) return i < n ? fail("unexpected text after the JSON value") : "";
+    const char close = open.back() == '{' ? '}' : ']';
+    if (i < n && text[i] == ',') {
+      ++i;
+      if (open.back() == '{') {
+        if (std::string e = scan_key(); !e.empty()) return e;
+      }
+      want_value = true;
+    } else if (i < n && text[i] == close) {
+      ++i;
+      open.pop_back();
+    } else {
+      return fail(absl::StrCat(i < n ? "expected" : "unexpected end of the body, expected", " ',' or '",
+                               std::string(1, close), "'"));
+    }
+  }
+}
+
+// Parses a JSON body into `message`. An empty body is an empty message.
+absl::Status ParseBody(const Request& request, google::protobuf::Message* message) {
+  if (request.body.find_first_not_of(" \t\r\n") == std::string::npos) return absl::OkStatus();
+  if (std::string where = JsonSyntaxError(request.body); !where.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("malformed JSON body: ", where));
+  }
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = false;
+  const auto status = google::protobuf::util::JsonStringToMessage(request.body, message, options);
+  if (!status.ok()) {
+    // Well-formed JSON that does not fit the message (unknown field, wrong
+    // type): protobuf's message names the field.
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid JSON body: ", std::string(status.message())));
+  }
+  return absl::OkStatus();
+}
+
+// The proto field names of the top-level keys of a JSON object body, so that
+// PUT updates exactly the fields the client sent.
+absl::Status FillUpdateMask(const Request& request, v1::UpdateJobRequest* update) {
+  if (update->has_update_mask()) return absl::OkStatus();
+  google::protobuf::Struct object;
+  if (absl::Status s = ParseBody(request, &object); !s.ok()) return s;
+  const google::protobuf::Descriptor* descriptor = update->GetDescriptor();
+  for (const auto& [key, value] : object.fields()) {
+    const google::protobuf::FieldDescriptor* field = descriptor->FindFieldByName(key);
+    for (int i = 0; field == nullptr && i < descriptor->field_count(); ++i) {
+      if (descriptor->field(i)->json_name() == key) field = descriptor->field(i);
+    }
+    if (field == nullptr || field->name() == "id") continue;
+    update->mutable_update_mask()->add_paths(field->name());
+  }
+  if (update->update_mask().paths_size() == 0) {
+    return absl::InvalidArgumentError("the body names no field to update");
+  }
+  return absl::OkStatus();
+}
+
+// Reads query parameters into a request; unknown ones are an error.
+class QueryReader {
+ public:
+  explicit QueryReader(const Request& request) : request_(request) {}
+
+  QueryReader& String(const char* name, std::function<void(const std::string&)> set) {
+    if (auto it = request_.query.find(name); it != request_.query.end()) {
+      set(it->second);
+      ++used_;
+    }
+    return *this;
+  }
+  QueryReader& Int(const char* name, std::function<void(int)> set) {
+    if (auto it = request_.query.find(name); it != request_.query.end()) {
+      int value = 0;
+      if (!absl::SimpleAtoi(it->second, &value) && status_.ok()) {
+        status_ = FieldError(name, absl::StrCat("\"", it->second, "\" is not an integer"));
+      }
+      set(value);
+      ++used_;
+    }
+    return *this;
+  }
+  absl::Status Finish() const {
+    if (!status_.ok()) return status_;
+    if (used_ != request_.query.size()) {
+      for (const auto& [key, value] : request_.query) {
+        if (!known_.contains(key)) return FieldError(key, "unknown query parameter");
+      }
+    }
+    return absl::OkStatus();
+  }
+  QueryReader& Known(std::initializer_list<const char*> names) {
+    for (const char* n : names) known_.insert(n);
+    return *this;
+  }
+
+ private:
+  const Request& request_;
+  size_t used_ = 0;
+  absl::Status status_;
+  absl::flat_hash_set<std::string> known_;
+};
+
+template <typename Result>
+Response Reply(const absl::StatusOr<Result>& result) {
+  if (!result.ok()) return http::StatusResponse(result.status());
+  return JsonResponse(*result);
+}
+
+// A handler that receives the parsed request message.
+template <typename RequestMessage, typename Result>
+http::Handler WithBody(const Authenticator* auth,
+                       std::function<void(const PathParams&, RequestMessage&)> from_path,
+                       std::function<absl::StatusOr<Result>(const RequestMessage&)> call) {
+  return [auth, from_path, call](const Request& request, const PathParams& params) {
+    if (absl::Status s = auth->Check(request.Header("authorization").value_or("")); !s.ok()) {
+      return http::StatusResponse(s);
+    }
+    RequestMessage message;
+    if (absl::Status s = ParseBody(request, &message); !s.ok()) return http::StatusResponse(s);
+    if (from_path) from_path(params, message);
+    return Reply(call(message));
+  };
+}
+
+// A handler for body-less routes, which takes its input from the path and query.
+template <typename RequestMessage, typename Result>
+http::Handler WithQuery(const Authenticator* auth,
+                        std::function<absl::Status(const Request&, const PathParams&, RequestMessage&)> fill,
+                        std::function<absl::StatusOr<Result>(const RequestMessage&)> call) {
+  return [auth, fill, call](const Request& request, const PathParams& params) {
+    if (absl::Status s = auth->Check(request.Header("authorization").value_or("")); !s.ok()) {
+      return http::StatusResponse(s);
+    }
+    RequestMessage message;
+    if (absl::Status s = fill(request, params, message); !s.ok()) return http::StatusResponse(s);
+    return Reply(call(message));
+  };
+}
+
+// `field` is the id field's mutable accessor (&GetJobRequest::mutable_id):
+// protobuf's setters are templates, whose address cannot be taken.
+template <typename RequestMessage>
+std::function<absl::Status(const Request&, const PathParams&, RequestMessage&)> IdOnly(
+    std::string* (RequestMessage::*field)()) {
+  return [field](const Request& request, const PathParams& params, RequestMessage& m) {
+    *(m.*field)() = params.at("id");
+    return QueryReader(request).Finish();
+  };
+}
+
+}  // namespace
+
+void RegisterHttpRoutes(http::Router& router, JobApi* jobs, SchedulerApi* scheduler,
+                        ExecutionApi* executions, const Authenticator* auth) {
+  using namespace v1;  // NOLINT(google-build-using-namespace): request types only
+  router.Add("GET", "/healthz", [](const Request&, const PathParams&) {
+    Response r;
+    r.body = R"({"status":"ok"})";
+    return r;
+  });
+
+  // ---- jobs
+  router.Add("POST", "/v1/jobs",
+             WithBody<CreateJobRequest, CreateJobResponse>(
+                 auth, nullptr, [jobs](const CreateJobRequest& r) { return jobs->CreateJob(r); }));
+  router.Add("GET", "/v1/jobs",
+             WithQuery<ListJobsRequest, ListJobsResponse>(
+                 auth,
+                 [](const Request& request, const PathParams&, ListJobsRequest& m) {
+                   return QueryReader(request)
+                       .Known({"page_size", "status", "last_id"})
+                       .Int("page_size", [&m](int v) { m.set_page_size(v); })
+                       .String("status", [&m](const std::string& v) { m.set_status(v); })
+                       .String("last_id", [&m](const std::string& v) { m.set_last_id(v); })
+                       .Finish();
+                 },
+                 [jobs](const ListJobsRequest& r) { return jobs->ListJobs(r); }));
+  router.Add("GET", "/v1/jobs/{id}",
+             WithQuery<GetJobRequest, JobResponse>(auth, IdOnly(&GetJobRequest::mutable_id),
+                                                   [jobs](const GetJobRequest& r) { return jobs->GetJob(r); }));
+  router.Add("PUT", "/v1/jobs/{id}", [jobs, auth](const Request& request, const PathParams& params) {
+    if (absl::Status s = auth->Check(request.Header("authorization").value_or("")); !s.ok()) {
+      return http::StatusResponse(s);
+    }
+    UpdateJobRequest update;
+    if (absl::Status s = ParseBody(request, &update); !s.ok()) return http::StatusResponse(s);
+    update.set_id(params.at("id"));
+    if (absl::Status s = FillUpdateMask(request, &update); !s.ok()) return http::StatusResponse(s);
+    return Reply(jobs->UpdateJob(update));
+  });
+  router.Add("DELETE", "/v1/jobs/{id}",
+             WithQuery<DeleteJobRequest, DeleteJobResponse>(
+                 auth, IdOnly(&DeleteJobRequest::mutable_id),
+                 [jobs](const DeleteJobRequest& r) { return jobs->DeleteJob(r); }));
+  router.Add("POST", "/v1/jobs/{id}/cancel",
+             WithQuery<CancelJobRequest, JobResponse>(
+                 auth, IdOnly(&CancelJobRequest::mutable_id),
+                 [jobs](const CancelJobRequest& r) { return jobs->CancelJob(r); }));
+  router.Add("POST", "/v1/jobs/{id}/run",
+             WithQuery<TriggerJobRequest, TriggerJobResponse>(
+                 auth, IdOnly(&TriggerJobRequest::mutable_id),
+                 [jobs](const TriggerJobRequest& r) { return jobs->TriggerJob(r); }));
+  router.Add("POST", "/v1/jobs/{id}/pause",
+             WithQuery<PauseJobRequest, JobResponse>(
+                 auth, IdOnly(&PauseJobRequest::mutable_id),
+                 [jobs](const PauseJobRequest& r) { return jobs->PauseJob(r); }));
+  router.Add("POST", "/v1/jobs/{id}/resume",
+             WithQuery<ResumeJobRequest, JobResponse>(
+                 auth, IdOnly(&ResumeJobRequest::mutable_id),
+                 [jobs](const ResumeJobRequest& r) { return jobs->ResumeJob(r); }));
+
+  // ---- scheduler
+  router.Add("POST", "/v1/scheduler/jobs",
+             WithBody<ScheduleJobRequest, ScheduleJobResponse>(
+                 auth, nullptr, [scheduler](const ScheduleJobRequest& r) { return scheduler->ScheduleJob(r); }));
+  router.Add("GET", "/v1/scheduler/jobs",
+             WithQuery<ListScheduledJobsRequest, ListScheduledJobsResponse>(
+                 auth,
+                 [](const Request& request, const PathParams&, ListScheduledJobsRequest& m) {
+                   return QueryReader(request)
+                       .Known({"page_size", "page_token"})
+                       .Int("page_size", [&m](int v) { m.set_page_size(v); })
+                       .String("page_token", [&m](const std::string& v) { m.set_page_token(v); })
+                       .Finish();
+                 },
+                 [scheduler](const ListScheduledJobsRequest& r) { return scheduler->ListScheduledJobs(r); }));
+  router.Add("GET", "/v1/scheduler/jobs/{id}",
+             WithQuery<GetScheduledJobRequest, GetScheduledJobResponse>(
+                 auth, IdOnly(&GetScheduledJobRequest::mutable_job_id),
+                 [scheduler](const GetScheduledJobRequest& r) { return scheduler->GetScheduledJob(r); }));
+  router.Add("DELETE", "/v1/scheduler/jobs/{id}",
+             WithQuery<CancelScheduledJobRequest, CancelScheduledJobResponse>(
+                 auth, IdOnly(&CancelScheduledJobRequest::mutable_job_id),
+                 [scheduler](const CancelScheduledJobRequest& r) { return scheduler->CancelJob(r); }));
+
+  // ---- executions
+  router.Add("GET", "/v1/executions",
+             WithQuery<ListExecutionsRequest, ListExecutionsResponse>(
+                 auth,
+                 [](const Request& request, const PathParams&, ListExecutionsRequest& m) {
+                   return QueryReader(request)
+                       .Known({"job_id", "status", "page_size", "last_id"})
+                       .String("job_id", [&m](const std::string& v) { m.set_job_id(v); })
+                       .String("status", [&m](const std::string& v) { m.set_status(v); })
+                       .Int("page_size", [&m](int v) { m.set_page_size(v); })
+                       .String("last_id", [&m](const std::string& v) { m.set_last_id(v); })
+                       .Finish();
+                 },
+                 [executions](const ListExecutionsRequest& r) { return executions->ListExecutions(r); }));
+  router.Add("GET", "/v1/executions/{id}",
+             WithQuery<GetExecutionRequest, ExecutionResponse>(
+                 auth, IdOnly(&GetExecutionRequest::mutable_id),
+                 [executions](const GetExecutionRequest& r) { return executions->GetExecution(r); }));
+}
+
+}  // namespace dts::api

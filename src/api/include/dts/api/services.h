@@ -1,0 +1,72 @@
+#pragma once
+
+#include "absl/status/statusor.h"
+#include "dts/common/clock.h"
+#include "dts/common/id_generator.h"
+#include "dts/storage/store.h"
+#include "dts/v1/execution.pb.h"
+#include "dts/v1/job.pb.h"
+#include "dts/v1/scheduler.pb.h"
+
+namespace dts::api {
+
+// The transport-independent API: gRPC and HTTP/JSON both call these. Every
+// method validates its input (INVALID_ARGUMENT naming the field) before it
+// touches storage. Thread-safe; the dependencies must outlive the object.
+class JobApi {
+ public:
+  JobApi(storage::Store* store, const Clock* clock, IdGenerator* ids)
+      : store_(store), clock_(clock), ids_(ids) {}
+
+  absl::StatusOr<v1::CreateJobResponse> CreateJob(const v1::CreateJobRequest& request);
+  absl::StatusOr<v1::JobResponse> GetJob(const v1::GetJobRequest& request);
+  absl::StatusOr<v1::ListJobsResponse> ListJobs(const v1::ListJobsRequest& request);
+  absl::StatusOr<v1::JobResponse> UpdateJob(const v1::UpdateJobRequest& request);
+  absl::StatusOr<v1::DeleteJobResponse> DeleteJob(const v1::DeleteJobRequest& request);
+  absl::StatusOr<v1::JobResponse> CancelJob(const v1::CancelJobRequest& request);
+  absl::StatusOr<v1::TriggerJobResponse> TriggerJob(const v1::TriggerJobRequest& request);
+  absl::StatusOr<v1::JobResponse> PauseJob(const v1::PauseJobRequest& request);
+  absl::StatusOr<v1::JobResponse> ResumeJob(const v1::ResumeJobRequest& request);
+
+  // Shared with the scheduler API: validates, fills defaults and stores a
+  // new job; returns it as stored.
+  absl::StatusOr<Job> CreateFrom(Job job);
+  // Loads a job by its id text, checking the id's form first.
+  absl::StatusOr<Job> Load(absl::string_view field, const std::string& id);
+  // Moves a job to `status`, recomputing next_run; returns it as stored.
+  absl::StatusOr<Job> SetStatus(const std::string& id, JobStatus status);
+
+ private:
+  absl::Status Store(Job& job, bool schedule_changed);
+
+  storage::Store* store_;
+  const Clock* clock_;
+  IdGenerator* ids_;
+};
+
+class SchedulerApi {
+ public:
+  explicit SchedulerApi(JobApi* jobs) : jobs_(jobs) {}
+
+  absl::StatusOr<v1::ScheduleJobResponse> ScheduleJob(const v1::ScheduleJobRequest& request);
+  absl::StatusOr<v1::CancelScheduledJobResponse> CancelJob(const v1::CancelScheduledJobRequest& request);
+  absl::StatusOr<v1::GetScheduledJobResponse> GetScheduledJob(const v1::GetScheduledJobRequest& request);
+  absl::StatusOr<v1::ListScheduledJobsResponse> ListScheduledJobs(
+      const v1::ListScheduledJobsRequest& request);
+
+ private:
+  JobApi* jobs_;
+};
+
+class ExecutionApi {
+ public:
+  explicit ExecutionApi(storage::Store* store) : store_(store) {}
+
+  absl::StatusOr<v1::ExecutionResponse> GetExecution(const v1::GetExecutionRequest& request);
+  absl::StatusOr<v1::ListExecutionsResponse> ListExecutions(const v1::ListExecutionsRequest& request);
+
+ private:
+  storage::Store* store_;
+};
+
+}  // namespace dts::api

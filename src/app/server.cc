@@ -1,0 +1,190 @@
+// `dts server`: the embedded deployment, one process on SQLite.
+
+#include "app/server.h"
+
+#include <csignal>
+#include <fstream>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "dts/api/auth.h"
+#include "dts/api/grpc_services.h"
+#include "dts/api/http_gateway.h"
+#include "dts/api/services.h"
+#include "dts/common/id_generator.h"
+#include "dts/http/server.h"
+#include "dts/storage/sqlite_store.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/server.h"
+#include "grpcpp/server_builder.h"
+
+namespace dts::app {
+namespace {
+
+struct ServerOptions {
+  std::string data_dir = "./dts-data";
+  std::string grpc_addr = "127.0.0.1:50054";
+  std::string http_addr = "127.0.0.1:8080";
+  std::string ready_file;
+  std::string token_file;
+  int http_threads = 2;
+};
+
+absl::StatusOr<std::string> ReadToken(const ServerOptions& opts) {
+  std::string token;
+  if (!opts.token_file.empty()) {
+    std::ifstream in(opts.token_file);
+    if (!in) return absl::InvalidArgumentError(absl::StrCat("--api-token-file: cannot read ", opts.token_file));
+    std::getline(in, token);
+  } else if (const char* env = std::getenv("DTS_API_TOKEN"); env != nullptr) {
+    token = env;
+  }
+  const bool exposed = !api::IsLoopbackAddress(opts.grpc_addr) || !api::IsLoopbackAddress(opts.http_addr);
+  if (exposed && token.empty()) {
+    return absl::InvalidArgumentError(
+        "the API listens beyond loopback but no token is set: set DTS_API_TOKEN or "
+        "--api-token-file (clients send `Authorization: Bearer <token>`)");
+  }
+  if (!token.empty() && token.size() < 16) {
+    return absl::InvalidArgumentError("the API token must be at least 16 characters");
+  }
+  return token;
+}
+
+absl::Status WriteReadyFile(const std::string& path, const std::string& grpc, const std::string& http) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp);
+    out << "{\"grpc\":\"" << grpc << "\",\"http\":\"" << http << "\"}\n";
+    if (!out) return absl::InternalError(absl::StrCat("cannot write ", tmp));
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    return absl::InternalError(absl::StrCat("cannot rename ", tmp, " to ", path));
+  }
+  return absl::OkStatus();
+}
+
+// Blocks SIGINT/SIGTERM in every thread started after this, so that
+// WaitForSignal() on the main thread is the one place they arrive.
+sigset_t BlockShutdownSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  return set;
+}
+
+int RunServer(const ServerOptions& opts, cli::Context& ctx) {
+  const sigset_t signals = BlockShutdownSignals();
+  absl::StatusOr<std::string> token = ReadToken(opts);
+  if (!token.ok()) {
+    *ctx.err << "dts server: " << token.status().message() << "\n";
+    return cli::kExitUsage;
+  }
+  absl::StatusOr<std::unique_ptr<storage::SqliteStore>> store = storage::SqliteStore::Open(opts.data_dir);
+  if (!store.ok()) {
+    *ctx.err << "dts server: " << store.status().message() << "\n";
+    return cli::kExitFailure;
+  }
+  RandomIdGenerator ids;
+  api::Authenticator auth(*token);
+  api::JobApi jobs(store->get(), ctx.clock, &ids);
+  api::SchedulerApi scheduler(&jobs);
+  api::ExecutionApi executions(store->get());
+
+  api::GrpcJobService grpc_jobs(&jobs, &auth);
+  api::GrpcSchedulerService grpc_scheduler(&scheduler, &auth);
+  api::GrpcExecutionService grpc_executions(&executions, &auth);
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  int grpc_port = 0;
+  builder.AddListeningPort(opts.grpc_addr, grpc::InsecureServerCredentials(), &grpc_port);
+  builder.SetMaxReceiveMessageSize(static_cast<int>(kMaxRequestBytes));
+  builder.RegisterService(&grpc_jobs);
+  builder.RegisterService(&grpc_scheduler);
+  builder.RegisterService(&grpc_executions);
+  std::unique_ptr<grpc::Server> grpc_server = builder.BuildAndStart();
+  if (grpc_server == nullptr || grpc_port == 0) {
+    *ctx.err << "dts server: cannot listen for gRPC on " << opts.grpc_addr << "\n";
+    return cli::kExitFailure;
+  }
+
+  http::Router router;
+  api::RegisterHttpRoutes(router, &jobs, &scheduler, &executions, &auth);
+  http::ServerOptions http_options;
+  http_options.address = opts.http_addr;
+  http_options.threads = opts.http_threads;
+  http_options.max_body_bytes = kMaxRequestBytes;
+  absl::StatusOr<std::unique_ptr<http::Server>> http_server = http::Server::Create(http_options, &router);
+  if (!http_server.ok()) {
+    *ctx.err << "dts server: " << http_server.status().message() << "\n";
+    grpc_server->Shutdown();
+    return cli::kExitFailure;
+  }
+
+  const std::string grpc_host = opts.grpc_addr.substr(0, opts.grpc_addr.rfind(':'));
+  const std::string grpc_address = absl::StrCat(grpc_host, ":", grpc_port);
+  const std::string http_address = (*http_server)->address();
+  if (!opts.ready_file.empty()) {
+    if (absl::Status s = WriteReadyFile(opts.ready_file, grpc_address, http_address); !s.ok()) {
+      *ctx.err << "dts server: " << s.message() << "\n";
+      return cli::kExitFailure;
+    }
+  }
+  *ctx.out << "dts server ready: grpc=" << grpc_address << " http=" << http_address
+           << " data_dir=" << opts.data_dir << (auth.enabled() ? " auth=token" : "") << std::endl;
+
+  int signal = 0;
+  sigwait(&signals, &signal);
+  *ctx.out << "dts server: shutting down (signal " << signal << ")" << std::endl;
+  (*http_server)->Shutdown();
+  grpc_server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  return cli::kExitOk;
+}
+
+int RunMigrate(const std::string& backend, const std::string& data_dir, cli::Context& ctx) {
+  if (backend != "sqlite") {
+    *ctx.err << "dts migrate: --backend " << backend << " is not available yet (sqlite)\n";
+    return cli::kExitUsage;
+  }
+  absl::StatusOr<std::vector<std::string>> applied = storage::MigrateSqlite(data_dir);
+  if (!applied.ok()) {
+    *ctx.err << "dts migrate: " << applied.status().message() << "\n";
+    return cli::kExitFailure;
+  }
+  if (applied->empty()) *ctx.out << "schema is up to date\n";
+  for (const std::string& version : *applied) *ctx.out << "applied " << version << "\n";
+  return cli::kExitOk;
+}
+
+}  // namespace
+
+void AddServerCommands(CLI::App& app, cli::Context& ctx) {
+  auto opts = std::make_shared<ServerOptions>();
+  CLI::App* server = app.add_subcommand("server", "Run the embedded server (SQLite, one process)");
+  server->add_option("--data-dir", opts->data_dir, "Directory for the SQLite database")->capture_default_str();
+  server->add_option("--grpc-addr", opts->grpc_addr, "gRPC listen address")->capture_default_str();
+  server->add_option("--http-addr", opts->http_addr, "HTTP/JSON listen address")->capture_default_str();
+  server->add_option("--http-threads", opts->http_threads, "HTTP I/O threads")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  server->add_option("--ready-file", opts->ready_file,
+                     "Write {\"grpc\":..., \"http\":...} here once listening (for port 0)");
+  server->add_option("--api-token-file", opts->token_file,
+                     "File holding the API bearer token (else $DTS_API_TOKEN)");
+  server->callback([opts, &ctx] { ctx.exit_code = RunServer(*opts, ctx); });
+
+  auto backend = std::make_shared<std::string>("sqlite");
+  auto data_dir = std::make_shared<std::string>("./dts-data");
+  CLI::App* migrate = app.add_subcommand("migrate", "Apply pending schema migrations");
+  migrate->add_option("--backend", *backend, "sqlite or cassandra")->capture_default_str();
+  migrate->add_option("--data-dir", *data_dir, "SQLite data directory")->capture_default_str();
+  migrate->callback([backend, data_dir, &ctx] { ctx.exit_code = RunMigrate(*backend, *data_dir, ctx); });
+}
+
+}  // namespace dts::app

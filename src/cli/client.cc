@@ -1,0 +1,53 @@
+#include "cli/client.h"
+
+#include <chrono>
+
+#include "absl/strings/str_cat.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+
+namespace dts::cli {
+namespace {
+
+absl::Status FromGrpc(const grpc::Status& status, const std::string& server) {
+  if (status.ok()) return absl::OkStatus();
+  const auto code = static_cast<absl::StatusCode>(status.error_code());
+  std::string message = absl::StrCat(absl::StatusCodeToString(code), ": ", status.error_message());
+  if (code == absl::StatusCode::kUnavailable || code == absl::StatusCode::kDeadlineExceeded) {
+    absl::StrAppend(&message, " (is `dts server` running at ", server,
+                    "? set --server or DTS_SERVER)");
+  }
+  return absl::Status(code, message);
+}
+
+}  // namespace
+
+Client::Client(const ClientOptions& options)
+    : options_(options),
+      // Plaintext: the server speaks h2c, and the bearer token (if any) is
+      // attached per call below.
+      channel_(grpc::CreateChannel(options.server, grpc::InsecureChannelCredentials())),
+      jobs_(v1::JobService::NewStub(channel_)),
+      scheduler_(v1::SchedulerService::NewStub(channel_)),
+      executions_(v1::ExecutionService::NewStub(channel_)) {}
+
+absl::Status Client::Call(const std::function<grpc::Status(grpc::ClientContext*)>& rpc) const {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + absl::ToChronoNanoseconds(options_.deadline));
+  // gRPC refuses call credentials on an insecure channel, so the token goes
+  // in as plain metadata, as the server's Authenticator expects it.
+  if (!options_.token.empty()) context.AddMetadata("authorization", "Bearer " + options_.token);
+  return FromGrpc(rpc(&context), options_.server);
+}
+
+int ExitCodeFor(const absl::Status& status) {
+  if (status.ok()) return kExitOk;
+  return absl::IsInvalidArgument(status) ? kExitUsage : kExitFailure;
+}
+
+int Fail(Context& ctx, const absl::Status& status) {
+  *ctx.err << "dts: " << status.message() << "\n";
+  return ExitCodeFor(status);
+}
+
+}  // namespace dts::cli

@@ -1,0 +1,38 @@
+// Registers the gRPC client commands and their global flags.
+
+#include <cstdlib>
+#include <memory>
+#include <string>
+
+#include "cli/commands.h"
+
+namespace dts::cli {
+namespace {
+
+void AddGlobalOptions(CLI::App& app, ClientOptions& o) {
+  app.add_option("--server", o.server, "gRPC address of the DTS server, HOST:PORT")
+      ->envname("DTS_SERVER")
+      ->capture_default_str()
+      ->check([](const std::string& value) {
+        return value.empty() ? std::string("must be HOST:PORT") : std::string();
+      });
+  app.add_option("-o,--output", o.output, "Output format")
+      ->capture_default_str()
+      ->transform(CLI::IsMember({"table", "json"}, CLI::ignore_case));
+  app.add_option("--token", o.token, "API token, sent as `authorization: Bearer <token>`")
+      ->envname("DTS_API_TOKEN");
+}
+
+}  // namespace
+
+void AddClientCommands(CLI::App& app, Context& ctx) {
+  // The commands read the options only after parsing; the shared_ptr their
+  // callbacks hold keeps the storage the flags write to alive.
+  auto options = std::make_shared<ClientOptions>();
+  AddGlobalOptions(app, *options);
+  AddJobCommands(app, ctx, options);
+  AddSchedulerCommands(app, ctx, options);
+  AddExecutionCommands(app, ctx, options);
+}
+
+}  // namespace dts::cli

@@ -1,0 +1,620 @@
+#include "dts/storage/sqlite_store.h"
+
+#include <sqlite3.h>
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "google/protobuf/util/time_util.h"
+#include "storage/sqlite/checkpointer.h"
+#include "storage/sqlite/migrations.h"
+#include "storage/sqlite/sqlite_util.h"
+
+namespace dts::storage {
+namespace sqlite_internal {
+
+enum class StoreSql : int {
+  kBegin,
+  kBeginImmediate,
+  kCommit,
+  kRollback,
+
+  kInsertJob,
+  kUpdateJob,
+  kSelectJob,
+  kDeleteJob,
+  kDeleteRunsOfJob,
+  kCountJobs,
+  kCountJobsByStatus,
+  kPageJobs,
+  kPageJobsByStatus,
+
+  kInsertRun,
+  kUpdateRun,
+  kSelectRun,
+  // Four variants each, in this order: no filter, job, status, job + status
+  // (see RunFilterOffset).
+  kCountRuns,
+  kCountRunsByJob,
+  kCountRunsByStatus,
+  kCountRunsByJobAndStatus,
+  kPageRuns,
+  kPageRunsByJob,
+  kPageRunsByStatus,
+  kPageRunsByJobAndStatus,
+
+  kCount
+};
+
+}  // namespace sqlite_internal
+
+namespace {
+
+using sqlite_internal::BindBlob;
+using sqlite_internal::BindText;
+using sqlite_internal::SqliteError;
+using sqlite_internal::StmtScope;
+using Sql = sqlite_internal::StoreSql;
+using google::protobuf::util::TimeUtil;
+
+constexpr size_t kSqlCount = static_cast<size_t>(Sql::kCount);
+constexpr int kMaxPageSize = 1000;
+
+// Separate statements per filter rather than `(?1 IS NULL OR status = ?1)`,
+// which would keep the planner from using the (status, id) and (job_id, id)
+// indexes. Every page query reads one row past the page to learn whether
+// more follow. Parameter numbers are the same in every variant.
+constexpr std::array<const char*, kSqlCount> kSqlTexts = [] {
+  std::array<const char*, kSqlCount> t{};
+  auto at = [&t](Sql s) -> const char*& { return t[static_cast<size_t>(s)]; };
+  at(Sql::kBegin) = "BEGIN";
+  at(Sql::kBeginImmediate) = "BEGIN IMMEDIATE";
+  at(Sql::kCommit) = "COMMIT";
+  at(Sql::kRollback) = "ROLLBACK";
+
+  at(Sql::kInsertJob) =
+      "INSERT INTO jobs (id, name, status, next_run, shard, created_at, updated_at, data) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+  at(Sql::kUpdateJob) =
+      "UPDATE jobs SET name = ?2, status = ?3, next_run = ?4, shard = ?5, created_at = ?6, "
+      "updated_at = ?7, data = ?8 WHERE id = ?1";
+  at(Sql::kSelectJob) = "SELECT data FROM jobs WHERE id = ?1";
+  at(Sql::kDeleteJob) = "DELETE FROM jobs WHERE id = ?1";
+  at(Sql::kDeleteRunsOfJob) = "DELETE FROM runs WHERE job_id = ?1";
+  at(Sql::kCountJobs) = "SELECT count(*) FROM jobs";
+  at(Sql::kCountJobsByStatus) = "SELECT count(*) FROM jobs WHERE status = ?2";
+  at(Sql::kPageJobs) = "SELECT data, id FROM jobs WHERE id > ?3 ORDER BY id LIMIT ?4";
+  at(Sql::kPageJobsByStatus) =
+      "SELECT data, id FROM jobs WHERE status = ?2 AND id > ?3 ORDER BY id LIMIT ?4";
+
+  at(Sql::kInsertRun) =
+      "INSERT INTO runs (id, job_id, status, scheduled_time, created_at, data) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+  at(Sql::kUpdateRun) =
+      "UPDATE runs SET job_id = ?2, status = ?3, scheduled_time = ?4, created_at = ?5, "
+      "data = ?6 WHERE id = ?1";
+  at(Sql::kSelectRun) = "SELECT data FROM runs WHERE id = ?1";
+  at(Sql::kCountRuns) = "SELECT count(*) FROM runs";
+  at(Sql::kCountRunsByJob) = "SELECT count(*) FROM runs WHERE job_id = ?1";
+  at(Sql::kCountRunsByStatus) = "SELECT count(*) FROM runs WHERE status = ?2";
+  at(Sql::kCountRunsByJobAndStatus) =
+      "SELECT count(*) FROM runs WHERE job_id = ?1 AND status = ?2";
+  at(Sql::kPageRuns) = "SELECT data, id FROM runs WHERE id > ?3 ORDER BY id LIMIT ?4";
+  at(Sql::kPageRunsByJob) =
+      "SELECT data, id FROM runs WHERE job_id = ?1 AND id > ?3 ORDER BY id LIMIT ?4";
+  at(Sql::kPageRunsByStatus) =
+      "SELECT data, id FROM runs WHERE status = ?2 AND id > ?3 ORDER BY id LIMIT ?4";
+  at(Sql::kPageRunsByJobAndStatus) =
+      "SELECT data, id FROM runs WHERE job_id = ?1 AND status = ?2 AND id > ?3 "
+      "ORDER BY id LIMIT ?4";
+  return t;
+}();
+
+constexpr bool AllSqlDefined() {
+  for (const char* text : kSqlTexts) {
+    if (text == nullptr) return false;
+  }
+  return true;
+}
+static_assert(AllSqlDefined(), "every StoreSql needs its text in kSqlTexts");
+
+// Parameter numbers shared by the list statements.
+constexpr int kParamJobId = 1;
+constexpr int kParamStatus = 2;
+constexpr int kParamAfter = 3;
+constexpr int kParamLimit = 4;
+
+Sql RunVariant(Sql base, bool by_job, bool by_status) {
+  return static_cast<Sql>(static_cast<int>(base) + (by_job ? 1 : 0) + (by_status ? 2 : 0));
+}
+
+// Collects bind results so a run of binds needs one check.
+class Binder {
+ public:
+  explicit Binder(sqlite3_stmt* stmt) : stmt_(stmt) {}
+  Binder& Text(int i, absl::string_view v) {
+    if (rc_ == SQLITE_OK) rc_ = BindText(stmt_, i, v);
+    return *this;
+  }
+  Binder& Blob(int i, absl::string_view v) {
+    if (rc_ == SQLITE_OK) rc_ = BindBlob(stmt_, i, v);
+    return *this;
+  }
+  Binder& Int64(int i, int64_t v) {
+    if (rc_ == SQLITE_OK) rc_ = sqlite3_bind_int64(stmt_, i, v);
+    return *this;
+  }
+  Binder& Null(int i) {
+    if (rc_ == SQLITE_OK) rc_ = sqlite3_bind_null(stmt_, i);
+    return *this;
+  }
+  int rc() const { return rc_; }
+
+ private:
+  sqlite3_stmt* stmt_;
+  int rc_ = SQLITE_OK;
+};
+
+int64_t Micros(const google::protobuf::Timestamp& ts) {
+  return TimeUtil::TimestampToMicroseconds(ts);
+}
+
+absl::string_view ColumnBytes(sqlite3_stmt* stmt, int col) {
+  const void* data = sqlite3_column_blob(stmt, col);
+  int size = sqlite3_column_bytes(stmt, col);
+  if (data == nullptr || size <= 0) return {};
+  return absl::string_view(static_cast<const char*>(data), static_cast<size_t>(size));
+}
+
+template <typename Msg>
+absl::Status ParseRow(sqlite3_stmt* stmt, absl::string_view kind, Msg* out) {
+  absl::string_view bytes = ColumnBytes(stmt, 0);
+  if (!out->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    const unsigned char* id = sqlite3_column_text(stmt, 1);
+    return absl::DataLossError(absl::StrCat("sqlite: stored ", kind, " ",
+                                            id ? reinterpret_cast<const char*>(id) : "?",
+                                            " does not parse"));
+  }
+  return absl::OkStatus();
+}
+
+// Steps a statement that returns no rows.
+absl::Status StepDone(sqlite3* db, sqlite3_stmt* stmt, absl::string_view what) {
+  int rc = sqlite3_step(stmt);
+  if (rc != SQLITE_DONE) return SqliteError(rc, db, what);
+  return absl::OkStatus();
+}
+
+absl::Status RunSimple(sqlite3* db, sqlite3_stmt* stmt, absl::string_view what) {
+  StmtScope scope(stmt);
+  return StepDone(db, stmt, what);
+}
+
+absl::StatusOr<int64_t> StepCount(sqlite3* db, sqlite3_stmt* stmt, absl::string_view what) {
+  int rc = sqlite3_step(stmt);
+  if (rc != SQLITE_ROW) return SqliteError(rc, db, what);
+  return sqlite3_column_int64(stmt, 0);
+}
+
+// Reads up to page_size rows of an already bound page query (which asks for
+// page_size + 1) into `out`; returns whether more rows follow.
+template <typename Msg>
+absl::StatusOr<bool> StepPage(sqlite3* db, sqlite3_stmt* stmt, int page_size,
+                              absl::string_view kind, std::vector<Msg>* out) {
+  out->reserve(static_cast<size_t>(page_size));
+  int rc;
+  while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+    if (out->size() == static_cast<size_t>(page_size)) return true;
+    if (absl::Status s = ParseRow(stmt, kind, &out->emplace_back()); !s.ok()) return s;
+  }
+  if (rc != SQLITE_DONE) return SqliteError(rc, db, absl::StrCat("list ", kind, "s"));
+  return false;
+}
+
+absl::Status CheckPageSize(int page_size) {
+  if (page_size < 1 || page_size > kMaxPageSize) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("page_size must be between 1 and ", kMaxPageSize, ", got ", page_size));
+  }
+  return absl::OkStatus();
+}
+
+// Runs `body` inside a read transaction on `conn`, so that the several
+// statements of one List see one snapshot: `total` and the page agree.
+template <typename Conn, typename F>
+auto InReadTransaction(Conn& conn, F&& body) -> decltype(body()) {
+  if (absl::Status s = RunSimple(conn.db(), conn.stmt(Sql::kBegin), "begin"); !s.ok()) return s;
+  auto result = body();
+  // A read transaction has nothing to keep; COMMIT and ROLLBACK both just
+  // end it, and ROLLBACK cannot fail for want of a lock.
+  (void)RunSimple(conn.db(), conn.stmt(Sql::kRollback), "end read");
+  return result;
+}
+
+}  // namespace
+
+SqliteStore::SqliteStore(std::string path, const Options& options)
+    : path_(std::move(path)), options_(options) {}
+
+SqliteStore::~SqliteStore() {
+  if (checkpointer_ == nullptr) return;
+  // The hook points at the checkpointer: unhook before it goes.
+  absl::MutexLock lock(&writer_.mu);
+  if (writer_.conn != nullptr) sqlite_internal::Checkpointer::Detach(writer_.conn->db());
+  checkpointer_.reset();
+}
+
+int64_t SqliteStore::ShardOf(const JobId& id, int shard_count) {
+  uint64_t hash = 14695981039346656037ull;
+  for (unsigned char c : id.value()) {
+    hash ^= c;
+    hash *= 1099511628211ull;
+  }
+  return static_cast<int64_t>(hash % static_cast<uint64_t>(shard_count < 1 ? 1 : shard_count));
+}
+
+absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& data_dir) {
+  return Open(data_dir, Options());
+}
+
+absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& data_dir,
+                                                               const Options& options) {
+  if (options.read_connections < 0 || options.read_connections > 64) {
+    return absl::InvalidArgumentError("sqlite: read_connections must be between 0 and 64");
+  }
+  if (options.shard_count < 1) {
+    return absl::InvalidArgumentError("sqlite: shard_count must be at least 1");
+  }
+  if (options.busy_timeout < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("sqlite: busy_timeout must not be negative");
+  }
+  if (absl::Status s = sqlite_internal::EnsureDataDir(data_dir); !s.ok()) return s;
+  std::string path = absl::StrCat(data_dir, "/dts.db");
+  auto store = std::unique_ptr<SqliteStore>(new SqliteStore(path, options));
+
+  absl::StatusOr<sqlite_internal::DbPtr> writer_db =
+      sqlite_internal::OpenConnection(path, options.busy_timeout);
+  if (!writer_db.ok()) return writer_db.status();
+  // Migrate before preparing: the statements need the tables.
+  absl::StatusOr<std::vector<std::string>> applied = sqlite_internal::ApplyMigrations(
+      writer_db->get(), sqlite_internal::EmbeddedMigrations());
+  if (!applied.ok()) return applied.status();
+  absl::StatusOr<std::unique_ptr<Connection>> writer =
+      Connection::Create(*std::move(writer_db), kSqlTexts);
+  if (!writer.ok()) return writer.status();
+  absl::StatusOr<std::unique_ptr<sqlite_internal::Checkpointer>> checkpointer =
+      sqlite_internal::Checkpointer::Create(path, options.busy_timeout);
+  if (!checkpointer.ok()) return checkpointer.status();
+  store->checkpointer_ = *std::move(checkpointer);
+  {
+    absl::MutexLock lock(&store->writer_.mu);
+    store->writer_.conn = *std::move(writer);
+    store->checkpointer_->Attach(store->writer_.conn->db());
+  }
+
+  for (int i = 0; i < options.read_connections; ++i) {
+    absl::StatusOr<sqlite_internal::DbPtr> db =
+        sqlite_internal::OpenConnection(path, options.busy_timeout);
+    if (!db.ok()) return db.status();
+    // Readers never write; make a mistake there fail loudly.
+    if (absl::Status s = sqlite_internal::Exec(db->get(), "PRAGMA query_only = ON",
+                                               absl::StrCat("open ", path, ": reader"));
+        !s.ok()) {
+      return s;
+    }
+    absl::StatusOr<std::unique_ptr<Connection>> conn =
+        Connection::Create(*std::move(db), kSqlTexts);
+    if (!conn.ok()) return conn.status();
+    auto slot = std::make_unique<Slot>();
+    {
+      absl::MutexLock lock(&slot->mu);
+      slot->conn = *std::move(conn);
+    }
+    store->readers_.push_back(std::move(slot));
+  }
+  return store;
+}
+
+absl::StatusOr<std::vector<std::string>> SqliteStore::Migrate() {
+  absl::MutexLock lock(&writer_.mu);
+  return sqlite_internal::ApplyMigrations(writer_.conn->db(),
+                                          sqlite_internal::EmbeddedMigrations());
+}
+
+template <typename F>
+auto SqliteStore::WithReader(F&& read) {
+  if (readers_.empty()) {
+    absl::MutexLock lock(&writer_.mu);
+    return read(*writer_.conn);
+  }
+  const size_t n = readers_.size();
+  const size_t start = next_reader_.fetch_add(1, std::memory_order_relaxed);
+  // Prefer an idle connection; queue on one only when all are busy.
+  for (size_t i = 0; i < n; ++i) {
+    Slot& slot = *readers_[(start + i) % n];
+    if (slot.mu.TryLock()) {
+      auto result = read(*slot.conn);
+      slot.mu.Unlock();
+      return result;
+    }
+  }
+  Slot& slot = *readers_[start % n];
+  absl::MutexLock lock(&slot.mu);
+  return read(*slot.conn);
+}
+
+// ---- jobs ----
+
+absl::Status SqliteStore::CreateJob(const Job& job) {
+  if (job.id().empty()) return absl::InvalidArgumentError("create job: empty id");
+  // Serialize outside the lock: it is the costliest part of a create.
+  std::string data;
+  if (!job.SerializeToString(&data)) return absl::InternalError("create job: serialize failed");
+  const int64_t shard = ShardOf(JobId(job.id()), options_.shard_count);
+
+  absl::MutexLock lock(&writer_.mu);
+  Connection& conn = *writer_.conn;
+  sqlite3_stmt* stmt = conn.stmt(Sql::kInsertJob);
+  StmtScope scope(stmt);
+  Binder bind(stmt);
+  bind.Text(1, job.id()).Text(2, job.name()).Text(3, job.status());
+  if (job.has_next_run()) {
+    bind.Int64(4, Micros(job.next_run()));
+  } else {
+    bind.Null(4);
+  }
+  bind.Int64(5, shard)
+      .Int64(6, Micros(job.created_at()))
+      .Int64(7, Micros(job.updated_at()))
+      .Blob(8, data);
+  if (bind.rc() != SQLITE_OK) return SqliteError(bind.rc(), conn.db(), "create job: bind");
+  absl::Status s = StepDone(conn.db(), stmt, absl::StrCat("create job ", job.id()));
+  if (absl::IsAlreadyExists(s)) {
+    return absl::AlreadyExistsError(absl::StrCat("job ", job.id(), " already exists"));
+  }
+  return s;
+}
+
+absl::StatusOr<Job> SqliteStore::GetJob(const JobId& id) {
+  return WithReader([&](Connection& conn) -> absl::StatusOr<Job> {
+    sqlite3_stmt* stmt = conn.stmt(Sql::kSelectJob);
+    StmtScope scope(stmt);
+    if (int rc = BindText(stmt, 1, id.value()); rc != SQLITE_OK) {
+      return SqliteError(rc, conn.db(), "get job: bind");
+    }
+    int rc = sqlite3_step(stmt);
+    if (rc == SQLITE_DONE) {
+      return absl::NotFoundError(absl::StrCat("job ", id.value(), " not found"));
+    }
+    if (rc != SQLITE_ROW) return SqliteError(rc, conn.db(), absl::StrCat("get job ", id.value()));
+    Job job;
+    if (absl::Status s = ParseRow(stmt, "job", &job); !s.ok()) return s;
+    return job;
+  });
+}
+
+absl::StatusOr<JobPage> SqliteStore::ListJobs(const ListJobsQuery& query) {
+  if (absl::Status s = CheckPageSize(query.page_size); !s.ok()) return s;
+  const bool by_status = query.status.has_value();
+  return WithReader([&](Connection& conn) -> absl::StatusOr<JobPage> {
+    return InReadTransaction(conn, [&]() -> absl::StatusOr<JobPage> {
+      JobPage page;
+      {
+        sqlite3_stmt* stmt = conn.stmt(by_status ? Sql::kCountJobsByStatus : Sql::kCountJobs);
+        StmtScope scope(stmt);
+        Binder bind(stmt);
+        if (by_status) bind.Text(kParamStatus, *query.status);
+        if (bind.rc() != SQLITE_OK) return SqliteError(bind.rc(), conn.db(), "count jobs: bind");
+        absl::StatusOr<int64_t> total = StepCount(conn.db(), stmt, "count jobs");
+        if (!total.ok()) return total.status();
+        page.total = *total;
+      }
+      sqlite3_stmt* stmt = conn.stmt(by_status ? Sql::kPageJobsByStatus : Sql::kPageJobs);
+      StmtScope scope(stmt);
+      Binder bind(stmt);
+      if (by_status) bind.Text(kParamStatus, *query.status);
+      bind.Text(kParamAfter, query.after_id).Int64(kParamLimit, query.page_size + 1);
+      if (bind.rc() != SQLITE_OK) return SqliteError(bind.rc(), conn.db(), "list jobs: bind");
+      absl::StatusOr<bool> more = StepPage(conn.db(), stmt, query.page_size, "job", &page.jobs);
+      if (!more.ok()) return more.status();
+      if (*more) page.next_page = page.jobs.back().id();
+      return page;
+    });
+  });
+}
+
+absl::Status SqliteStore::UpdateJob(const Job& job) {
+  if (job.id().empty()) return absl::InvalidArgumentError("update job: empty id");
+  std::string data;
+  if (!job.SerializeToString(&data)) return absl::InternalError("update job: serialize failed");
+  const int64_t shard = ShardOf(JobId(job.id()), options_.shard_count);
+
+  absl::MutexLock lock(&writer_.mu);
+  Connection& conn = *writer_.conn;
+  sqlite3_stmt* stmt = conn.stmt(Sql::kUpdateJob);
+  StmtScope scope(stmt);
+  Binder bind(stmt);
+  bind.Text(1, job.id()).Text(2, job.name()).Text(3, job.status());
+  if (job.has_next_run()) {
+    bind.Int64(4, Micros(job.next_run()));
+  } else {
+    bind.Null(4);
+  }
+  bind.Int64(5, shard)
+      .Int64(6, Micros(job.created_at()))
+      .Int64(7, Micros(job.updated_at()))
+      .Blob(8, data);
+  if (bind.rc() != SQLITE_OK) return SqliteError(bind.rc(), conn.db(), "update job: bind");
+  if (absl::Status s = StepDone(conn.db(), stmt, absl::StrCat("update job ", job.id())); !s.ok()) {
+    return s;
+  }
+  // An UPDATE counts every row its WHERE matched, changed or not, so zero
+  // means the id is absent.
+  if (sqlite3_changes(conn.db()) == 0) {
+    return absl::NotFoundError(absl::StrCat("job ", job.id(), " not found"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SqliteStore::DeleteJob(const JobId& id) {
+  absl::MutexLock lock(&writer_.mu);
+  Connection& conn = *writer_.conn;
+  sqlite3* db = conn.db();
+  const std::string what = absl::StrCat("delete job ", id.value());
+  // IMMEDIATE: take the write lock now, so a writer in another process
+  // cannot invalidate our snapshot between the two deletes.
+  if (absl::Status s = RunSimple(db, conn.stmt(Sql::kBeginImmediate), what); !s.ok()) return s;
+  auto delete_both = [&]() -> absl::Status {
+    {
+      sqlite3_stmt* stmt = conn.stmt(Sql::kDeleteJob);
+      StmtScope scope(stmt);
+      if (int rc = BindText(stmt, 1, id.value()); rc != SQLITE_OK) {
+        return SqliteError(rc, db, what);
+      }
+      if (absl::Status s = StepDone(db, stmt, what); !s.ok()) return s;
+      if (sqlite3_changes(db) == 0) {
+        return absl::NotFoundError(absl::StrCat("job ", id.value(), " not found"));
+      }
+    }
+    sqlite3_stmt* stmt = conn.stmt(Sql::kDeleteRunsOfJob);
+    StmtScope scope(stmt);
+    if (int rc = BindText(stmt, 1, id.value()); rc != SQLITE_OK) return SqliteError(rc, db, what);
+    return StepDone(db, stmt, absl::StrCat(what, ": runs"));
+  };
+  absl::Status s = delete_both();
+  if (s.ok()) s = RunSimple(db, conn.stmt(Sql::kCommit), what);
+  if (!s.ok() && !sqlite3_get_autocommit(db)) {
+    (void)RunSimple(db, conn.stmt(Sql::kRollback), what);
+  }
+  return s;
+}
+
+// ---- runs ----
+
+namespace {
+
+absl::Status BindRun(sqlite3* db, sqlite3_stmt* stmt, const Run& run, absl::string_view data,
+                     absl::string_view what) {
+  Binder bind(stmt);
+  bind.Text(1, run.id()).Text(2, run.job_id()).Text(3, run.status());
+  if (run.has_scheduled_time()) {
+    bind.Int64(4, Micros(run.scheduled_time()));
+  } else {
+    bind.Null(4);
+  }
+  bind.Int64(5, Micros(run.created_at())).Blob(6, data);
+  if (bind.rc() != SQLITE_OK) return SqliteError(bind.rc(), db, what);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status SqliteStore::CreateRun(const Run& run) {
+  if (run.id().empty()) return absl::InvalidArgumentError("create run: empty id");
+  std::string data;
+  if (!run.SerializeToString(&data)) return absl::InternalError("create run: serialize failed");
+
+  absl::MutexLock lock(&writer_.mu);
+  Connection& conn = *writer_.conn;
+  sqlite3_stmt* stmt = conn.stmt(Sql::kInsertRun);
+  StmtScope scope(stmt);
+  if (absl::Status s = BindRun(conn.db(), stmt, run, data, "create run: bind"); !s.ok()) return s;
+  // The primary key is the whole no-double-run guarantee: a second insert of
+  // the same id fails inside SQLite, whichever connection or process made it.
+  absl::Status s = StepDone(conn.db(), stmt, absl::StrCat("create run ", run.id()));
+  if (absl::IsAlreadyExists(s)) {
+    return absl::AlreadyExistsError(absl::StrCat("run ", run.id(), " already exists"));
+  }
+  return s;
+}
+
+absl::StatusOr<Run> SqliteStore::GetRun(const RunId& id) {
+  return WithReader([&](Connection& conn) -> absl::StatusOr<Run> {
+    sqlite3_stmt* stmt = conn.stmt(Sql::kSelectRun);
+    StmtScope scope(stmt);
+    if (int rc = BindText(stmt, 1, id.value()); rc != SQLITE_OK) {
+      return SqliteError(rc, conn.db(), "get run: bind");
+    }
+    int rc = sqlite3_step(stmt);
+    if (rc == SQLITE_DONE) {
+      return absl::NotFoundError(absl::StrCat("run ", id.value(), " not found"));
+    }
+    if (rc != SQLITE_ROW) return SqliteError(rc, conn.db(), absl::StrCat("get run ", id.value()));
+    Run run;
+    if (absl::Status s = ParseRow(stmt, "run", &run); !s.ok()) return s;
+    return run;
+  });
+}
+
+absl::StatusOr<RunPage> SqliteStore::ListRuns(const ListRunsQuery& query) {
+  if (absl::Status s = CheckPageSize(query.page_size); !s.ok()) return s;
+  const bool by_job = query.job_id.has_value();
+  const bool by_status = query.status.has_value();
+  auto bind_filter = [&](Binder& bind) {
+    if (by_job) bind.Text(kParamJobId, query.job_id->value());
+    if (by_status) bind.Text(kParamStatus, *query.status);
+  };
+  return WithReader([&](Connection& conn) -> absl::StatusOr<RunPage> {
+    return InReadTransaction(conn, [&]() -> absl::StatusOr<RunPage> {
+      RunPage page;
+      {
+        sqlite3_stmt* stmt = conn.stmt(RunVariant(Sql::kCountRuns, by_job, by_status));
+        StmtScope scope(stmt);
+        Binder bind(stmt);
+        bind_filter(bind);
+        if (bind.rc() != SQLITE_OK) return SqliteError(bind.rc(), conn.db(), "count runs: bind");
+        absl::StatusOr<int64_t> total = StepCount(conn.db(), stmt, "count runs");
+        if (!total.ok()) return total.status();
+        page.total = *total;
+      }
+      sqlite3_stmt* stmt = conn.stmt(RunVariant(Sql::kPageRuns, by_job, by_status));
+      StmtScope scope(stmt);
+      Binder bind(stmt);
+      bind_filter(bind);
+      bind.Text(kParamAfter, query.after_id).Int64(kParamLimit, query.page_size + 1);
+      if (bind.rc() != SQLITE_OK) return SqliteError(bind.rc(), conn.db(), "list runs: bind");
+      absl::StatusOr<bool> more = StepPage(conn.db(), stmt, query.page_size, "run", &page.runs);
+      if (!more.ok()) return more.status();
+      if (*more) page.next_page = page.runs.back().id();
+      return page;
+    });
+  });
+}
+
+absl::Status SqliteStore::UpdateRun(const Run& run) {
+  if (run.id().empty()) return absl::InvalidArgumentError("update run: empty id");
+  std::string data;
+  if (!run.SerializeToString(&data)) return absl::InternalError("update run: serialize failed");
+
+  absl::MutexLock lock(&writer_.mu);
+  Connection& conn = *writer_.conn;
+  sqlite3_stmt* stmt = conn.stmt(Sql::kUpdateRun);
+  StmtScope scope(stmt);
+  if (absl::Status s = BindRun(conn.db(), stmt, run, data, "update run: bind"); !s.ok()) return s;
+  if (absl::Status s = StepDone(conn.db(), stmt, absl::StrCat("update run ", run.id())); !s.ok()) {
+    return s;
+  }
+  if (sqlite3_changes(conn.db()) == 0) {
+    return absl::NotFoundError(absl::StrCat("run ", run.id(), " not found"));
+  }
+  return absl::OkStatus();
+}
+
+// ---- migrate ----
+
+absl::StatusOr<std::vector<std::string>> MigrateSqlite(const std::string& data_dir) {
+  if (absl::Status s = sqlite_internal::EnsureDataDir(data_dir); !s.ok()) return s;
+  absl::StatusOr<sqlite_internal::DbPtr> db = sqlite_internal::OpenConnection(
+      absl::StrCat(data_dir, "/dts.db"), SqliteStore::Options().busy_timeout);
+  if (!db.ok()) return db.status();
+  return sqlite_internal::ApplyMigrations(db->get(), sqlite_internal::EmbeddedMigrations());
+}
+
+}  // namespace dts::storage

@@ -8,7 +8,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/match.h"
-#include "dts/api/time_convert.h"
+#include "dts/model/time_convert.h"
 
 namespace dts::api {
 namespace {

@@ -7,7 +7,7 @@
 #include <map>
 
 #include "absl/synchronization/mutex.h"
-#include "dts/api/time_convert.h"
+#include "dts/model/time_convert.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -70,6 +70,9 @@ class FakeStore final : public storage::Store {
     return absl::UnimplementedError("not needed here");
   }
   absl::Status UpdateRun(const Run&) override { return absl::UnimplementedError("not needed here"); }
+  absl::StatusOr<std::vector<bool>> RecordFires(const std::vector<storage::FireRecord>&) override {
+    return absl::UnimplementedError("not needed here");
+  }
 
  private:
   absl::Mutex mu_;

@@ -46,9 +46,9 @@ struct JobFlags {
   std::optional<std::string> kafka_key;
   std::optional<std::string> kafka_payload;
 
-  std::optional<int64_t> cpu;
-  std::optional<int64_t> memory;
-  std::optional<int64_t> storage;
+  std::optional<int32_t> cpu;
+  std::optional<int32_t> memory;
+  std::optional<int32_t> storage;
 
   std::optional<int32_t> retry_initial;
   std::optional<int32_t> retry_max;

@@ -42,6 +42,12 @@ def get_job(server, job_id):
     return ok_json("job", "get", "--id", job_id, server=server)
 
 
+def ints(message):
+    """The message's fields as ints: proto JSON prints int64 fields as
+    strings, int32 as numbers."""
+    return {k: int(v) for k, v in message.items()}
+
+
 def closed_port():
     """A loopback port nothing listens on (bound, then released)."""
     with socket.socket() as s:
@@ -138,7 +144,7 @@ def test_output_flag_before_or_after_the_subcommand(server, args):
     r = run_cli(*args, server=server)
     assert r.returncode == 0, r.stderr
     listed = json.loads(r.stdout)
-    assert listed["total"] == "1"  # int64 is a string in proto JSON
+    assert int(listed["total"]) == 1
     assert len(listed["jobs"]) == 1
 
 
@@ -241,7 +247,7 @@ def test_stopped_server_exits_1(data_dir):
 def test_usage_errors_exit_2_without_touching_the_server(server, args, message):
     err = fails(2, *args, server=server)
     assert message in err
-    assert ok_json("job", "list", server=server)["total"] == "0"
+    assert int(ok_json("job", "list", server=server)["total"]) == 0
 
 
 # ---- --command quoting, executors and the other create flags
@@ -309,7 +315,7 @@ def test_every_create_flag_reaches_the_job(server):
     assert job["cron_expression"] == "0 9 * * MON-FRI"
     assert job["timezone"] == "Europe/Paris"
     assert job["metadata"] == {"team": "data", "tier": "1"}
-    assert job["resources"] == {"cpu": "500", "memory": "256", "storage": "1024"}
+    assert ints(job["resources"]) == {"cpu": 500, "memory": 256, "storage": 1024}
     assert job["constraints"] == {"zone": "eu"}
     assert (job["priority"], job["max_retries"], job["timeout"]) == (7, 3, 60)
     assert (job["overlap_policy"], job["misfire_policy"]) == ("FORBID", "SKIP")
@@ -335,7 +341,7 @@ def test_update_changes_only_the_given_fields(server):
     before = after
 
     after = ok_json("job", "update", "--id", job_id, "--cpu", "250", server=server)
-    assert after["resources"] == {"cpu": "250", "memory": "64", "storage": "0"}
+    assert ints(after["resources"]) == {"cpu": 250, "memory": 64, "storage": 0}
     assert changed(after) == {"resources"}
     before = after
 
@@ -403,7 +409,7 @@ def test_scheduler_commands(server):
     job_id = out.strip()
     got = ok_json("scheduler", "get", "--job-id", job_id, server=server)
     assert got["job_id"] == job_id
-    assert got["resource_requirements"] == {"cpu": "250", "memory": "128", "storage": "0"}
+    assert ints(got["resource_requirements"]) == {"cpu": 250, "memory": 128, "storage": 0}
     assert got["cron_expression"] == "@hourly"
     assert got["status"] == "ACTIVE"
     assert got["next_execution_time"].endswith("Z")
@@ -411,7 +417,7 @@ def test_scheduler_commands(server):
 
     listed = ok_json("scheduler", "list", "--page-size", "10", server=server)
     assert [j["job_id"] for j in listed["jobs"]] == [job_id]
-    assert listed["total_count"] == "1"
+    assert int(listed["total_count"]) == 1
 
     assert ok("scheduler", "cancel", "--job-id", job_id, server=server) == \
         f"cancelled job {job_id}\n"
@@ -422,7 +428,7 @@ def test_scheduler_commands(server):
               server=server) == job_id + "\n"
     got = ok_json("scheduler", "get", "--job-id", job_id, server=server)
     assert got["status"] == "ACTIVE"
-    assert got["resource_requirements"] == {"cpu": "250", "memory": "512", "storage": "0"}
+    assert ints(got["resource_requirements"]) == {"cpu": 250, "memory": 512, "storage": 0}
 
 
 def test_scheduler_paging_and_errors(server):
@@ -454,12 +460,13 @@ def test_trigger_then_execution_get_and_list(server):
 
     assert ok_json("job", "trigger", "--id", job_id, server=server)["execution_id"]
     listed = ok_json("execution", "list", "--job-id", job_id, "--page-size", "1", server=server)
-    assert listed["total"] == "2"
+    assert int(listed["total"]) == 2
     assert len(listed["executions"]) == 1 and listed["next_page"]
     rest = ok_json("execution", "list", "--job-id", job_id, "--last-id", listed["next_page"],
                    server=server)
     assert {e["id"] for e in listed["executions"] + rest["executions"]} >= {run_id}
-    assert ok_json("execution", "list", "--job-id", create(server), server=server)["total"] == "0"
+    other = create(server)
+    assert int(ok_json("execution", "list", "--job-id", other, server=server)["total"]) == 0
     assert "status" in fails(2, "execution", "list", "--status", "bogus", server=server)
 
 

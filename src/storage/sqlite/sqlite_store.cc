@@ -50,6 +50,8 @@ enum class StoreSql : int {
   kPageRunsByStatus,
   kPageRunsByJobAndStatus,
 
+  kUpdateJobData,
+
   kCount
 };
 
@@ -114,6 +116,7 @@ constexpr std::array<const char*, kSqlCount> kSqlTexts = [] {
   at(Sql::kPageRunsByJobAndStatus) =
       "SELECT data, id FROM runs WHERE job_id = ?1 AND status = ?2 AND id > ?3 "
       "ORDER BY id LIMIT ?4";
+  at(Sql::kUpdateJobData) = "UPDATE jobs SET next_run = ?2, data = ?3 WHERE id = ?1";
   return t;
 }();
 
@@ -236,6 +239,20 @@ auto InReadTransaction(Conn& conn, F&& body) -> decltype(body()) {
   // end it, and ROLLBACK cannot fail for want of a lock.
   (void)RunSimple(conn.db(), conn.stmt(Sql::kRollback), "end read");
   return result;
+}
+
+// Runs `body` in a BEGIN IMMEDIATE transaction on the writer connection:
+// committed when it returns OK, rolled back otherwise.
+template <typename Conn, typename F>
+absl::Status InWriteTransaction(Conn& conn, absl::string_view what, F&& body) {
+  sqlite3* db = conn.db();
+  if (absl::Status s = RunSimple(db, conn.stmt(Sql::kBeginImmediate), what); !s.ok()) return s;
+  absl::Status s = body();
+  if (s.ok()) s = RunSimple(db, conn.stmt(Sql::kCommit), what);
+  if (!s.ok() && !sqlite3_get_autocommit(db)) {
+    (void)RunSimple(db, conn.stmt(Sql::kRollback), what);
+  }
+  return s;
 }
 
 }  // namespace
@@ -430,37 +447,77 @@ absl::StatusOr<JobPage> SqliteStore::ListJobs(const ListJobsQuery& query) {
   });
 }
 
-absl::Status SqliteStore::UpdateJob(const Job& job) {
-  if (job.id().empty()) return absl::InvalidArgumentError("update job: empty id");
-  std::string data;
-  if (!job.SerializeToString(&data)) return absl::InternalError("update job: serialize failed");
-  const int64_t shard = ShardOf(JobId(job.id()), options_.shard_count);
+absl::Status SqliteStore::UpdateJob(const Job& job_in) {
+  if (job_in.id().empty()) return absl::InvalidArgumentError("update job: empty id");
+  const int64_t shard = ShardOf(JobId(job_in.id()), options_.shard_count);
 
   absl::MutexLock lock(&writer_.mu);
   Connection& conn = *writer_.conn;
-  sqlite3_stmt* stmt = conn.stmt(Sql::kUpdateJob);
+  const std::string what = absl::StrCat("update job ", job_in.id());
+  return InWriteTransaction(conn, what, [&]() -> absl::Status {
+    // last_run and last_status belong to the engine (RecordFires,
+    // UpdateRun): keep the stored ones, so an API edit made from an older
+    // read cannot move them back.
+    absl::StatusOr<std::optional<Job>> stored = ReadJobLocked(conn, job_in.id());
+    if (!stored.ok()) return stored.status();
+    if (!stored->has_value()) return absl::NotFoundError(absl::StrCat("job ", job_in.id(), " not found"));
+    Job job = job_in;
+    if ((*stored)->has_last_run()) {
+      *job.mutable_last_run() = (*stored)->last_run();
+    } else {
+      job.clear_last_run();
+    }
+    job.set_last_status((*stored)->last_status());
+    std::string data;
+    if (!job.SerializeToString(&data)) return absl::InternalError("update job: serialize failed");
+    sqlite3_stmt* stmt = conn.stmt(Sql::kUpdateJob);
+    StmtScope scope(stmt);
+    Binder bind(stmt);
+    bind.Text(1, job.id()).Text(2, job.name()).Text(3, job.status());
+    if (job.has_next_run()) {
+      bind.Int64(4, Micros(job.next_run()));
+    } else {
+      bind.Null(4);
+    }
+    bind.Int64(5, shard)
+        .Int64(6, Micros(job.created_at()))
+        .Int64(7, Micros(job.updated_at()))
+        .Blob(8, data);
+    if (bind.rc() != SQLITE_OK) return SqliteError(bind.rc(), conn.db(), "update job: bind");
+    return StepDone(conn.db(), stmt, what);
+  });
+}
+
+absl::StatusOr<std::optional<Job>> SqliteStore::ReadJobLocked(Connection& conn,
+                                                              const std::string& id) {
+  sqlite3_stmt* stmt = conn.stmt(Sql::kSelectJob);
+  StmtScope scope(stmt);
+  if (int rc = BindText(stmt, 1, id); rc != SQLITE_OK) {
+    return SqliteError(rc, conn.db(), "read job: bind");
+  }
+  const int rc = sqlite3_step(stmt);
+  if (rc == SQLITE_DONE) return std::optional<Job>();
+  if (rc != SQLITE_ROW) return SqliteError(rc, conn.db(), absl::StrCat("read job ", id));
+  Job job;
+  if (absl::Status s = ParseRow(stmt, "job", &job); !s.ok()) return s;
+  return std::optional<Job>(std::move(job));
+}
+
+absl::Status SqliteStore::WriteJobScheduleLocked(Connection& conn, const Job& job) {
+  std::string data;
+  if (!job.SerializeToString(&data)) return absl::InternalError("write job: serialize failed");
+  sqlite3_stmt* stmt = conn.stmt(Sql::kUpdateJobData);
   StmtScope scope(stmt);
   Binder bind(stmt);
-  bind.Text(1, job.id()).Text(2, job.name()).Text(3, job.status());
+  bind.Text(1, job.id());
   if (job.has_next_run()) {
-    bind.Int64(4, Micros(job.next_run()));
+    bind.Int64(2, Micros(job.next_run()));
   } else {
-    bind.Null(4);
+    bind.Null(2);
   }
-  bind.Int64(5, shard)
-      .Int64(6, Micros(job.created_at()))
-      .Int64(7, Micros(job.updated_at()))
-      .Blob(8, data);
-  if (bind.rc() != SQLITE_OK) return SqliteError(bind.rc(), conn.db(), "update job: bind");
-  if (absl::Status s = StepDone(conn.db(), stmt, absl::StrCat("update job ", job.id())); !s.ok()) {
-    return s;
-  }
-  // An UPDATE counts every row its WHERE matched, changed or not, so zero
-  // means the id is absent.
-  if (sqlite3_changes(conn.db()) == 0) {
-    return absl::NotFoundError(absl::StrCat("job ", job.id(), " not found"));
-  }
-  return absl::OkStatus();
+  bind.Blob(3, data);
+  if (bind.rc() != SQLITE_OK) return SqliteError(bind.rc(), conn.db(), "write job: bind");
+  return StepDone(conn.db(), stmt, absl::StrCat("write job ", job.id()));
 }
 
 absl::Status SqliteStore::DeleteJob(const JobId& id) {
@@ -595,16 +652,71 @@ absl::Status SqliteStore::UpdateRun(const Run& run) {
 
   absl::MutexLock lock(&writer_.mu);
   Connection& conn = *writer_.conn;
-  sqlite3_stmt* stmt = conn.stmt(Sql::kUpdateRun);
-  StmtScope scope(stmt);
-  if (absl::Status s = BindRun(conn.db(), stmt, run, data, "update run: bind"); !s.ok()) return s;
-  if (absl::Status s = StepDone(conn.db(), stmt, absl::StrCat("update run ", run.id())); !s.ok()) {
-    return s;
+  const std::string what = absl::StrCat("update run ", run.id());
+  return InWriteTransaction(conn, what, [&]() -> absl::Status {
+    {
+      sqlite3_stmt* stmt = conn.stmt(Sql::kUpdateRun);
+      StmtScope scope(stmt);
+      if (absl::Status s = BindRun(conn.db(), stmt, run, data, "update run: bind"); !s.ok()) return s;
+      if (absl::Status s = StepDone(conn.db(), stmt, what); !s.ok()) return s;
+      if (sqlite3_changes(conn.db()) == 0) {
+        return absl::NotFoundError(absl::StrCat("run ", run.id(), " not found"));
+      }
+    }
+    // The job's last_status follows the run of its latest fire.
+    absl::StatusOr<std::optional<Job>> job = ReadJobLocked(conn, run.job_id());
+    if (!job.ok()) return job.status();
+    if (!job->has_value() || !(*job)->has_last_run() || !run.has_scheduled_time() ||
+        Micros((*job)->last_run()) != Micros(run.scheduled_time()) ||
+        (*job)->last_status() == run.status()) {
+      return absl::OkStatus();
+    }
+    (*job)->set_last_status(run.status());
+    return WriteJobScheduleLocked(conn, **job);
+  });
+}
+
+absl::StatusOr<std::vector<bool>> SqliteStore::RecordFires(const std::vector<FireRecord>& fires) {
+  std::vector<std::string> data(fires.size());
+  for (size_t i = 0; i < fires.size(); ++i) {
+    if (fires[i].run.id().empty()) return absl::InvalidArgumentError("record fires: empty run id");
+    if (!fires[i].run.SerializeToString(&data[i])) {
+      return absl::InternalError("record fires: serialize failed");
+    }
   }
-  if (sqlite3_changes(conn.db()) == 0) {
-    return absl::NotFoundError(absl::StrCat("run ", run.id(), " not found"));
-  }
-  return absl::OkStatus();
+  std::vector<bool> stored(fires.size(), false);
+  absl::MutexLock lock(&writer_.mu);
+  Connection& conn = *writer_.conn;
+  absl::Status s = InWriteTransaction(conn, "record fires", [&]() -> absl::Status {
+    for (size_t i = 0; i < fires.size(); ++i) {
+      const FireRecord& fire = fires[i];
+      absl::StatusOr<std::optional<Job>> job = ReadJobLocked(conn, fire.run.job_id());
+      if (!job.ok()) return job.status();
+      if (!job->has_value()) continue;  // deleted meanwhile: its fires go with it
+      sqlite3_stmt* stmt = conn.stmt(Sql::kInsertRun);
+      StmtScope scope(stmt);
+      if (absl::Status b = BindRun(conn.db(), stmt, fire.run, data[i], "record fires: bind"); !b.ok()) {
+        return b;
+      }
+      absl::Status inserted = StepDone(conn.db(), stmt, absl::StrCat("record run ", fire.run.id()));
+      if (!inserted.ok() && !absl::IsAlreadyExists(inserted)) return inserted;
+      stored[i] = inserted.ok();
+      Job& j = **job;
+      if (fire.next_run) {
+        *j.mutable_next_run() = google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(
+            absl::ToUnixMicros(*fire.next_run));
+      } else {
+        j.clear_next_run();
+      }
+      *j.mutable_last_run() =
+          google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(fire.last_run));
+      if (stored[i]) j.set_last_status(fire.run.status());
+      if (absl::Status w = WriteJobScheduleLocked(conn, j); !w.ok()) return w;
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return stored;
 }
 
 // ---- migrate ----

@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <barrier>
+#include <functional>
+#include <iostream>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -12,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "dts/storage/testing/store_conformance.h"
@@ -56,6 +59,9 @@ class TempDirStore final : public Store {
   absl::StatusOr<dts::Run> GetRun(const RunId& id) override { return store_->GetRun(id); }
   absl::StatusOr<RunPage> ListRuns(const ListRunsQuery& q) override { return store_->ListRuns(q); }
   absl::Status UpdateRun(const dts::Run& run) override { return store_->UpdateRun(run); }
+  absl::StatusOr<std::vector<bool>> RecordFires(const std::vector<FireRecord>& fires) override {
+    return store_->RecordFires(fires);
+  }
 
  private:
   TempDirStore(std::unique_ptr<ScopedTempDir> dir, std::unique_ptr<SqliteStore> store)
@@ -160,26 +166,56 @@ TEST(SqliteStoreTest, OpenFailsOnAFileThatIsNotADatabase) {
   EXPECT_FALSE(MigrateSqlite(tmp.path()).ok());
 }
 
+// Root ignores file permissions, and CI runs as root: the permission tests
+// then run their body in a child process that has dropped to `nobody`.
+constexpr uid_t kNobody = 65534;
+
+void ChownTree(const std::string& path) {
+  ASSERT_EQ(chown(path.c_str(), kNobody, kNobody), 0) << path;
+}
+
+// Runs `body` as an unprivileged user (in a forked child when we are root)
+// and expects it to return true.
+void ExpectAsUnprivileged(const std::function<bool()>& body) {
+  if (geteuid() != 0) {
+    EXPECT_TRUE(body());
+    return;
+  }
+  EXPECT_EXIT(
+      {
+        if (setgid(kNobody) != 0 || setuid(kNobody) != 0) _exit(2);
+        _exit(body() ? 0 : 1);
+      },
+      ::testing::ExitedWithCode(0), "");
+}
+
 TEST(SqliteStoreTest, OpenFailsInADirectoryItCannotWrite) {
-  if (geteuid() == 0) GTEST_SKIP() << "root ignores directory permissions";
   ScopedTempDir tmp;
+  ChownTree(tmp.path());
   ASSERT_EQ(chmod(tmp.path().c_str(), 0500), 0);
-  absl::StatusOr<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(tmp.path());
-  ASSERT_FALSE(store.ok());
-  EXPECT_EQ(store.status().code(), absl::StatusCode::kPermissionDenied) << store.status();
-  EXPECT_THAT(store.status().message(), HasSubstr(tmp.path()));
-  EXPECT_THAT(store.status().message(), HasSubstr("not writable"));
+  ExpectAsUnprivileged([&] {
+    absl::StatusOr<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(tmp.path());
+    if (store.ok()) return false;
+    std::cerr << store.status() << "\n";
+    return store.status().code() == absl::StatusCode::kPermissionDenied &&
+           absl::StrContains(store.status().message(), tmp.path()) &&
+           absl::StrContains(store.status().message(), "not writable");
+  });
 }
 
 TEST(SqliteStoreTest, OpenFailsOnAReadOnlyDatabase) {
-  if (geteuid() == 0) GTEST_SKIP() << "root ignores file permissions";
   ScopedTempDir tmp;
   ASSERT_TRUE(SqliteStore::Open(tmp.path()).ok());
+  ChownTree(tmp.path());
+  ChownTree(tmp.path() + "/dts.db");
   ASSERT_EQ(chmod((tmp.path() + "/dts.db").c_str(), 0400), 0);
-  absl::StatusOr<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(tmp.path());
-  ASSERT_FALSE(store.ok());
-  EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition) << store.status();
-  EXPECT_THAT(store.status().message(), HasSubstr("read-only"));
+  ExpectAsUnprivileged([&] {
+    absl::StatusOr<std::unique_ptr<SqliteStore>> store = SqliteStore::Open(tmp.path());
+    if (store.ok()) return false;
+    std::cerr << store.status() << "\n";
+    return store.status().code() == absl::StatusCode::kFailedPrecondition &&
+           absl::StrContains(store.status().message(), "read-only");
+  });
 }
 
 TEST(SqliteStoreTest, OpenRejectsBadOptions) {

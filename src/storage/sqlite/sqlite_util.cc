@@ -3,7 +3,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <climits>
+#include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <string>
@@ -106,7 +109,8 @@ absl::StatusOr<DbPtr> OpenConnection(const std::string& path, absl::Duration bus
   DbPtr db(raw);
   if (rc != SQLITE_OK) return SqliteError(rc, db.get(), absl::StrCat("open ", path));
   sqlite3_extended_result_codes(db.get(), 1);
-  sqlite3_busy_timeout(db.get(), static_cast<int>(absl::ToInt64Milliseconds(busy_timeout)));
+  sqlite3_busy_timeout(db.get(), static_cast<int>(std::clamp<int64_t>(
+                                     absl::ToInt64Milliseconds(busy_timeout), 0, INT_MAX)));
 
   // Opening is lazy: this is the first statement that reads the file, so it
   // is where a corrupt file or a file that is not a database shows up.

@@ -245,8 +245,93 @@ TEST_P(StoreConformanceTest, UpdateJobReplacesIt) {
   ASSERT_TRUE(store().UpdateJob(updated).ok());
   absl::StatusOr<Job> got = store().GetJob(JobId(job.id()));
   ASSERT_TRUE(got.ok()) << got.status();
-  // Replaced, not merged: fields the update does not set are gone.
-  EXPECT_THAT(*got, EqualsProto(updated));
+  // Replaced, not merged: fields the update does not set are gone, except
+  // last_run and last_status, which belong to the engine.
+  Job expected = updated;
+  *expected.mutable_last_run() = job.last_run();
+  expected.set_last_status(job.last_status());
+  EXPECT_THAT(*got, EqualsProto(expected));
+}
+
+TEST_P(StoreConformanceTest, UpdateJobKeepsEngineFields) {
+  ASSERT_TRUE(store().CreateJob(MakeJob(JobIdOf(1))).ok());
+  FireRecord fire{MakeRun(RunIdOf(1), JobIdOf(1)), absl::FromUnixSeconds(1767225900),
+                  absl::FromUnixSeconds(1767225600)};
+  ASSERT_TRUE(store().RecordFires({fire}).ok());
+  // An API edit made from a read taken before the fire.
+  Job stale = MakeJob(JobIdOf(1));
+  stale.set_name("renamed");
+  ASSERT_TRUE(store().UpdateJob(stale).ok());
+  absl::StatusOr<Job> got = store().GetJob(JobId(JobIdOf(1)));
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->name(), "renamed");
+  EXPECT_EQ(got->last_run().seconds(), 1767225600);
+  EXPECT_EQ(got->last_status(), "PENDING");
+}
+
+TEST_P(StoreConformanceTest, RecordFiresStoresRunsAndAdvancesJobs) {
+  ASSERT_TRUE(store().CreateJob(MakeJob(JobIdOf(1))).ok());
+  ASSERT_TRUE(store().CreateJob(MakeJob(JobIdOf(2))).ok());
+  dts::Run a = MakeRun(RunIdOf(1), JobIdOf(1));
+  dts::Run b = MakeRun(RunIdOf(2), JobIdOf(2), "SKIPPED");
+  absl::StatusOr<std::vector<bool>> stored = store().RecordFires({
+      {a, absl::FromUnixSeconds(1767225900), absl::FromUnixSeconds(1767225600)},
+      {b, std::nullopt, absl::FromUnixSeconds(1767225600)},
+  });
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  EXPECT_THAT(*stored, ElementsAre(true, true));
+  EXPECT_THAT(store().GetRun(RunId(RunIdOf(1))).value(), EqualsProto(a));
+  EXPECT_THAT(store().GetRun(RunId(RunIdOf(2))).value(), EqualsProto(b));
+  const Job one = store().GetJob(JobId(JobIdOf(1))).value();
+  EXPECT_EQ(one.next_run().seconds(), 1767225900);
+  EXPECT_EQ(one.last_run().seconds(), 1767225600);
+  EXPECT_EQ(one.last_status(), "PENDING");
+  const Job two = store().GetJob(JobId(JobIdOf(2))).value();
+  EXPECT_FALSE(two.has_next_run());
+  EXPECT_EQ(two.last_status(), "SKIPPED");
+}
+
+TEST_P(StoreConformanceTest, RecordFiresNeverStoresARunTwice) {
+  ASSERT_TRUE(store().CreateJob(MakeJob(JobIdOf(1))).ok());
+  dts::Run first = MakeRun(RunIdOf(1), JobIdOf(1));
+  ASSERT_TRUE(store().RecordFires({{first, absl::FromUnixSeconds(1767225900),
+                                    absl::FromUnixSeconds(1767225600)}}).ok());
+  // The same fire again (a restart that lost the engine's memory, or a
+  // zombie owner): refused, while a new fire in the same batch is stored.
+  dts::Run again = MakeRun(RunIdOf(1), JobIdOf(1), "COMPLETED");
+  dts::Run next = MakeRun(RunIdOf(2), JobIdOf(1));
+  absl::StatusOr<std::vector<bool>> stored = store().RecordFires({
+      {again, absl::FromUnixSeconds(1767225900), absl::FromUnixSeconds(1767225600)},
+      {next, absl::FromUnixSeconds(1767226200), absl::FromUnixSeconds(1767225900)},
+  });
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  EXPECT_THAT(*stored, ElementsAre(false, true));
+  EXPECT_EQ(store().GetRun(RunId(RunIdOf(1))).value().status(), "PENDING");
+  EXPECT_EQ(store().GetJob(JobId(JobIdOf(1))).value().next_run().seconds(), 1767226200);
+}
+
+TEST_P(StoreConformanceTest, RecordFiresDropsFiresOfDeletedJobs) {
+  absl::StatusOr<std::vector<bool>> stored = store().RecordFires(
+      {{MakeRun(RunIdOf(1), JobIdOf(9)), std::nullopt, absl::FromUnixSeconds(1767225600)}});
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  EXPECT_THAT(*stored, ElementsAre(false));
+  EXPECT_THAT(StatusOf(store().GetRun(RunId(RunIdOf(1)))), HasCode(absl::StatusCode::kNotFound));
+}
+
+TEST_P(StoreConformanceTest, UpdateRunOfLatestFireSetsJobLastStatus) {
+  ASSERT_TRUE(store().CreateJob(MakeJob(JobIdOf(1))).ok());
+  dts::Run run = MakeRun(RunIdOf(1), JobIdOf(1));
+  ASSERT_TRUE(store().RecordFires({{run, std::nullopt, absl::FromUnixSeconds(1767225600)}}).ok());
+  run.set_status("COMPLETED");
+  ASSERT_TRUE(store().UpdateRun(run).ok());
+  EXPECT_EQ(store().GetJob(JobId(JobIdOf(1))).value().last_status(), "COMPLETED");
+  // A run of an older fire does not change it.
+  dts::Run old = MakeRun(RunIdOf(2), JobIdOf(1), "PENDING");
+  *old.mutable_scheduled_time() = TimeUtil::SecondsToTimestamp(1767225000);
+  ASSERT_TRUE(store().CreateRun(old).ok());
+  old.set_status("FAILED");
+  ASSERT_TRUE(store().UpdateRun(old).ok());
+  EXPECT_EQ(store().GetJob(JobId(JobIdOf(1))).value().last_status(), "COMPLETED");
 }
 
 TEST_P(StoreConformanceTest, UpdateJobWithSameContentSucceeds) {

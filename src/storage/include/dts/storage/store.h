@@ -7,6 +7,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "dts/model/ids.h"
 #include "dts/model/job.h"
 
@@ -37,6 +38,16 @@ struct RunPage {
   std::string next_page;
 };
 
+// One fire as the engine records it: the run, and where the job's schedule
+// stands after it.
+struct FireRecord {
+  Run run;
+  // The job's next fire after this one; nullopt when it has none.
+  std::optional<absl::Time> next_run;
+  // The scheduled time this record accounts for (the job's last_run).
+  absl::Time last_run;
+};
+
 // Durable storage for jobs and runs. Implementations are thread-safe.
 // Errors: NOT_FOUND for a missing id, ALREADY_EXISTS for a duplicate id,
 // UNAVAILABLE when the backend cannot be reached, INTERNAL otherwise.
@@ -47,7 +58,8 @@ class Store {
   virtual absl::Status CreateJob(const Job& job) = 0;
   virtual absl::StatusOr<Job> GetJob(const JobId& id) = 0;
   virtual absl::StatusOr<JobPage> ListJobs(const ListJobsQuery& query) = 0;
-  // Replaces the stored job with the same id.
+  // Replaces the stored job with the same id, except last_run and
+  // last_status, which only RecordFires and UpdateRun change.
   virtual absl::Status UpdateJob(const Job& job) = 0;
   // Deletes the job and its runs.
   virtual absl::Status DeleteJob(const JobId& id) = 0;
@@ -58,7 +70,16 @@ class Store {
   virtual absl::Status CreateRun(const Run& run) = 0;
   virtual absl::StatusOr<Run> GetRun(const RunId& id) = 0;
   virtual absl::StatusOr<RunPage> ListRuns(const ListRunsQuery& query) = 0;
+  // Replaces the stored run. When it is the run of the job's latest fire,
+  // the job's last_status follows the run's status.
   virtual absl::Status UpdateRun(const Run& run) = 0;
+
+  // Records fires atomically (one transaction for the whole batch: group
+  // commit): each run, and its job's next_run, last_run and last_status. A
+  // run whose id is already stored is left as it is (its job still advances)
+  // and reported false in the result, which has one entry per fire. Fires of
+  // jobs that no longer exist are dropped and reported false.
+  virtual absl::StatusOr<std::vector<bool>> RecordFires(const std::vector<FireRecord>& fires) = 0;
 };
 
 }  // namespace dts::storage

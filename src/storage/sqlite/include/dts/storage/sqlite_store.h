@@ -3,6 +3,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -81,6 +82,7 @@ class SqliteStore final : public Store {
   absl::StatusOr<Run> GetRun(const RunId& id) override;
   absl::StatusOr<RunPage> ListRuns(const ListRunsQuery& query) override;
   absl::Status UpdateRun(const Run& run) override;
+  absl::StatusOr<std::vector<bool>> RecordFires(const std::vector<FireRecord>& fires) override;
 
  private:
   using Connection = sqlite_internal::Connection<sqlite_internal::StoreSql>;
@@ -98,6 +100,10 @@ class SqliteStore final : public Store {
   // if all are busy), or on the writer if there are no readers.
   template <typename F>
   auto WithReader(F&& read);
+  // Reads a job on the writer connection (the caller holds writer_.mu).
+  absl::StatusOr<std::optional<Job>> ReadJobLocked(Connection& conn, const std::string& id);
+  // Writes a job's next_run column and data (the caller holds writer_.mu).
+  absl::Status WriteJobScheduleLocked(Connection& conn, const Job& job);
 
   const std::string path_;
   const Options options_;

@@ -1,0 +1,334 @@
+// The `command` executor: one child process per run, supervised by the run's
+// thread with poll() on its pidfd, its output pipe and a wake-up eventfd.
+
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <climits>
+#include <optional>
+#include <utility>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "execution/output_tail.h"
+#include "execution/posix.h"
+#include "execution/run_task.h"
+#include "execution/spawn.h"
+
+namespace dts::execution {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+// Reads per wake-up before deadlines are looked at again, so a command that
+// writes without pause (`yes`) cannot starve its own timeout.
+constexpr int kReadsPerWake = 64;
+// Reads after the process group is gone: what is left in the pipe, bounded in
+// case a process that left the group keeps writing.
+constexpr int kReadsAfterExit = 1024;
+// Longer timeouts are treated as none (keeps steady-clock arithmetic in range).
+constexpr absl::Duration kMaxTimeout = absl::Hours(24 * 365 * 100);
+
+// Why we are stopping the process group, once we are.
+struct Termination {
+  RunStatus status;    // TIMED_OUT or CANCELLED
+  std::string reason;  // "timed out after 2s", "cancelled"
+  SteadyClock::time_point kill_at;
+  bool killed = false;  // SIGKILL sent
+};
+
+// Watches one child until it has exited and is reaped: collects its output,
+// enforces the timeout and a cancel. Lives on the run's thread; only
+// `cancelled` and the eventfd are shared with Cancel().
+class Supervisor {
+ public:
+  Supervisor(Child child, int wake_fd, const std::atomic<bool>* cancelled,
+             std::optional<SteadyClock::time_point> timeout_at, absl::Duration timeout,
+             absl::Duration grace, size_t max_output)
+      : child_(std::move(child)),
+        wake_fd_(wake_fd),
+        cancelled_(cancelled),
+        timeout_at_(timeout_at),
+        timeout_(timeout),
+        grace_(absl::ToChronoNanoseconds(grace)),
+        output_(max_output) {}
+
+  // Returns once the child has exited and been reaped.
+  void Run();
+
+  const siginfo_t& exit_info() const { return exit_info_; }
+  const std::optional<Termination>& termination() const { return termination_; }
+  OutputTail& output() { return output_; }
+
+ private:
+  void ReadOutput(int max_reads);
+  void DrainWake();
+  void BeginTermination(RunStatus status, std::string reason);
+  void CheckDeadlines();
+  int PollTimeoutMs() const;
+  void SignalGroup(int sig) { kill(-child_.pid, sig); }
+  void Reap();
+
+  Child child_;
+  const int wake_fd_;
+  const std::atomic<bool>* const cancelled_;
+  const std::optional<SteadyClock::time_point> timeout_at_;
+  const absl::Duration timeout_;
+  const SteadyClock::duration grace_;
+  OutputTail output_;
+  std::optional<Termination> termination_;
+  siginfo_t exit_info_ = {};
+};
+
+void Supervisor::Run() {
+  bool exited = false;
+  while (!exited) {
+    pollfd fds[3] = {{child_.pidfd.get(), POLLIN, 0},
+                     {wake_fd_, POLLIN, 0},
+                     {child_.output.valid() ? child_.output.get() : -1, POLLIN, 0}};
+    if (poll(fds, 3, PollTimeoutMs()) < 0) {
+      if (errno == EINTR) continue;
+      SignalGroup(SIGKILL);  // cannot watch it any more: do not leave it running
+      break;
+    }
+    if (fds[2].revents != 0) ReadOutput(kReadsPerWake);
+    if (fds[1].revents != 0) DrainWake();
+    CheckDeadlines();
+    exited = fds[0].revents != 0;
+  }
+  // The leader has exited but is not reaped yet, so its pid still names our
+  // process group and cannot have been reused: kill whatever it left behind.
+  SignalGroup(SIGKILL);
+  ReadOutput(kReadsAfterExit);
+  Reap();
+}
+
+void Supervisor::ReadOutput(int max_reads) {
+  char buffer[16 * 1024];
+  for (int i = 0; i < max_reads && child_.output.valid(); ++i) {
+    ssize_t n = read(child_.output.get(), buffer, sizeof buffer);
+    if (n > 0) {
+      output_.Append(absl::string_view(buffer, static_cast<size_t>(n)));
+    } else if (n < 0 && errno == EINTR) {
+      continue;
+    } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      return;
+    } else {
+      child_.output.Reset();  // EOF: every writer has closed it
+    }
+  }
+}
+
+void Supervisor::DrainWake() {
+  uint64_t count;
+  ssize_t n = read(wake_fd_, &count, sizeof count);
+  (void)n;
+  if (cancelled_->load() && !termination_) BeginTermination(RunStatus::kCancelled, "cancelled");
+}
+
+void Supervisor::BeginTermination(RunStatus status, std::string reason) {
+  termination_ = Termination{status, std::move(reason), SteadyClock::now() + grace_};
+  SignalGroup(SIGTERM);
+  SignalGroup(SIGCONT);  // a stopped process acts on SIGTERM only once continued
+}
+
+void Supervisor::CheckDeadlines() {
+  SteadyClock::time_point now = SteadyClock::now();
+  if (!termination_ && timeout_at_ && now >= *timeout_at_) {
+    BeginTermination(RunStatus::kTimedOut, TimedOutMessage(timeout_));
+  }
+  if (termination_ && !termination_->killed && now >= termination_->kill_at) {
+    SignalGroup(SIGKILL);
+    termination_->killed = true;
+  }
+}
+
+int PollTimeoutUntil(SteadyClock::time_point deadline) {
+  auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - SteadyClock::now());
+  return static_cast<int>(std::clamp<int64_t>(left.count(), 0, INT_MAX));
+}
+
+int Supervisor::PollTimeoutMs() const {
+  if (termination_) return termination_->killed ? -1 : PollTimeoutUntil(termination_->kill_at);
+  return timeout_at_ ? PollTimeoutUntil(*timeout_at_) : -1;
+}
+
+void Supervisor::Reap() {
+  while (waitid(P_PID, static_cast<id_t>(child_.pid), &exit_info_, WEXITED) < 0 &&
+         errno == EINTR) {
+  }
+}
+
+std::string SignalText(int sig) {
+  const char* abbrev = sigabbrev_np(sig);
+  if (abbrev == nullptr) return absl::StrCat("killed by signal ", sig);
+  return absl::StrCat("killed by signal ", sig, " (SIG", abbrev, ")");
+}
+
+// Fills status, exit_code and error from how the child ended.
+void Classify(const Supervisor& supervisor, absl::Duration grace, RunOutcome& outcome) {
+  const siginfo_t& info = supervisor.exit_info();
+  bool exited = info.si_code == CLD_EXITED;
+  if (exited) outcome.exit_code = info.si_status;
+  if (const std::optional<Termination>& t = supervisor.termination()) {
+    outcome.status = t->status;
+    outcome.error = t->reason;
+    if (t->killed) {
+      absl::StrAppend(&outcome.error, "; SIGKILL after ", absl::FormatDuration(grace), " grace");
+    }
+  } else if (exited && info.si_status == 0) {
+    outcome.status = RunStatus::kCompleted;
+  } else {
+    outcome.status = RunStatus::kFailed;
+    outcome.error = exited ? absl::StrCat("exited with status ", info.si_status)
+                           : SignalText(info.si_status);
+  }
+}
+
+class CommandTask final : public RunTask {
+ public:
+  CommandTask(SpawnSpec spec, const RunRequest& request, const TaskContext& context,
+              UniqueFd wake)
+      : spec_(std::move(spec)),
+        timeout_(request.timeout > absl::ZeroDuration() && request.timeout < kMaxTimeout
+                     ? request.timeout
+                     : absl::ZeroDuration()),
+        max_output_(request.max_output_bytes),
+        clock_(context.clock),
+        grace_(std::max(context.options->kill_grace, absl::ZeroDuration())),
+        wake_(std::move(wake)) {}
+
+  RunOutcome Run() override;
+
+  void Cancel() override {
+    cancelled_.store(true);
+    uint64_t one = 1;
+    ssize_t n = write(wake_.get(), &one, sizeof one);  // wakes Supervisor::Run's poll()
+    (void)n;
+  }
+
+ private:
+  const SpawnSpec spec_;
+  const absl::Duration timeout_;  // zero: none
+  const size_t max_output_;
+  const Clock* const clock_;
+  const absl::Duration grace_;
+  const UniqueFd wake_;  // eventfd, written by Cancel()
+  std::atomic<bool> cancelled_{false};
+};
+
+RunOutcome CommandTask::Run() {
+  RunOutcome outcome;
+  outcome.start_time = clock_->Now();
+  std::optional<SteadyClock::time_point> timeout_at;
+  if (timeout_ > absl::ZeroDuration()) {
+    timeout_at = SteadyClock::now() + absl::ToChronoNanoseconds(timeout_);
+  }
+  if (cancelled_.load()) {
+    outcome.status = RunStatus::kCancelled;
+    outcome.error = "cancelled before it started";
+  } else if (absl::StatusOr<Child> child = Spawn(spec_); !child.ok()) {
+    outcome.status = RunStatus::kFailed;
+    outcome.error = std::string(child.status().message());
+  } else {
+    Supervisor supervisor(*std::move(child), wake_.get(), &cancelled_, timeout_at, timeout_,
+                          grace_, max_output_);
+    supervisor.Run();
+    outcome.output = std::move(supervisor.output()).Take();
+    Classify(supervisor, grace_, outcome);
+  }
+  outcome.end_time = clock_->Now();
+  return outcome;
+}
+
+// --- Turning the spec into a SpawnSpec. ---
+
+bool ValidEnvName(absl::string_view name) {
+  return !name.empty() && name.find('=') == absl::string_view::npos &&
+         name.find('\0') == absl::string_view::npos;
+}
+
+absl::Status CheckNoNul(absl::string_view value, absl::string_view field) {
+  if (value.find('\0') == absl::string_view::npos) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(field, " contains a NUL byte"));
+}
+
+// The base environment overlaid with the job's: never this process's own.
+absl::StatusOr<std::map<std::string, std::string>> MergeEnv(const v1::CommandExecutor& command,
+                                                            const TaskContext& context) {
+  std::map<std::string, std::string> env = *context.base_env;
+  for (const auto& [name, value] : command.env()) {
+    if (!ValidEnvName(name)) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("command.env: invalid variable name \"%s\"", absl::CHexEscape(name)));
+    }
+    absl::Status status = CheckNoNul(value, absl::StrCat("command.env[", name, "]"));
+    if (!status.ok()) return status;
+    env[name] = value;
+  }
+  return env;
+}
+
+absl::Status CheckArgv(const v1::CommandExecutor& command) {
+  if (command.argv().empty()) return absl::InvalidArgumentError("command.argv is empty");
+  if (command.shell() && command.argv_size() != 1) {
+    return absl::InvalidArgumentError(
+        "command.shell needs argv to hold exactly one element, the script");
+  }
+  for (int i = 0; i < command.argv_size(); ++i) {
+    absl::Status status = CheckNoNul(command.argv(i), absl::StrCat("command.argv[", i, "]"));
+    if (!status.ok()) return status;
+  }
+  if (command.argv(0).empty()) return absl::InvalidArgumentError("command.argv[0] is empty");
+  if (!command.working_dir().empty() && command.working_dir()[0] != '/') {
+    return absl::InvalidArgumentError("command.working_dir must be an absolute path");
+  }
+  return CheckNoNul(command.working_dir(), "command.working_dir");
+}
+
+absl::StatusOr<SpawnSpec> MakeSpawnSpec(const v1::CommandExecutor& command,
+                                        const TaskContext& context) {
+  absl::Status status = CheckArgv(command);
+  if (!status.ok()) return status;
+  absl::StatusOr<std::map<std::string, std::string>> env = MergeEnv(command, context);
+  if (!env.ok()) return env.status();
+
+  SpawnSpec spec;
+  if (command.shell()) {
+    spec.argv = {"/bin/sh", "-c", command.argv(0)};
+    spec.exec_paths = {"/bin/sh"};
+  } else {
+    spec.argv.assign(command.argv().begin(), command.argv().end());
+    const std::string& path = (*env)["PATH"];
+    spec.exec_paths = ExecPaths(spec.argv[0], path);
+    if (spec.argv[0].find('/') == std::string::npos) spec.searched_path = path;
+  }
+  for (const auto& [name, value] : *env) spec.env.push_back(absl::StrCat(name, "=", value));
+  spec.working_dir = command.working_dir();
+  spec.no_new_privs = context.options->no_new_privs;
+  return spec;
+}
+
+}  // namespace
+
+std::string TimedOutMessage(absl::Duration timeout) {
+  return absl::StrCat("timed out after ", absl::FormatDuration(timeout));
+}
+
+absl::StatusOr<std::unique_ptr<RunTask>> CreateCommandTask(RunRequest request,
+                                                           const TaskContext& context) {
+  absl::StatusOr<SpawnSpec> spec = MakeSpawnSpec(request.executor.command(), context);
+  if (!spec.ok()) return spec.status();
+  int wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (wake < 0) return ErrnoStatus(errno, "eventfd");
+  return std::make_unique<CommandTask>(*std::move(spec), request, context, UniqueFd(wake));
+}
+
+}  // namespace dts::execution

@@ -1,0 +1,110 @@
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/functional/any_invocable.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "dts/common/clock.h"
+#include "dts/model/ids.h"
+#include "dts/model/job.h"
+#include "dts/v1/common.pb.h"
+
+namespace dts::execution {
+
+// One run's work. The scheduling engine decides when; an Executor only runs it.
+struct RunRequest {
+  RunId run_id;
+  v1::Executor executor;
+  // Zero (or negative): no timeout. HTTP requests are still capped by
+  // ExecutorOptions::http_default_timeout.
+  absl::Duration timeout = absl::ZeroDuration();
+  // How much output to keep: the last this many bytes.
+  size_t max_output_bytes = 64 * 1024;
+};
+
+struct RunOutcome {
+  // COMPLETED, FAILED, TIMED_OUT or CANCELLED.
+  RunStatus status = RunStatus::kFailed;
+  // The process exit code, or the HTTP status of an http run. Unset when there
+  // is none (killed by a signal, exec failed, no HTTP response, noop).
+  std::optional<int> exit_code;
+  // The last max_output_bytes of stdout and stderr interleaved, or of the HTTP
+  // response body. Raw bytes: a command may print anything, so this is not
+  // guaranteed to be UTF-8 (truncation never splits a UTF-8 sequence, though).
+  std::string output;
+  // Why the run did not complete ("exited with status 3", "timed out after 2s",
+  // "execve /nonexistent: No such file or directory", "HTTP 500 (expected 2xx)").
+  // Empty when COMPLETED.
+  std::string error;
+  // From the injected Clock: when the work started and when its outcome was known.
+  absl::Time start_time;
+  absl::Time end_time;
+};
+
+// Receives a run's outcome. Called exactly once per accepted Start(), on an
+// executor thread, never while the executor holds a lock: it may call Start()
+// and Cancel(), but not Shutdown() or the executor's destructor.
+using DoneCallback = absl::AnyInvocable<void(RunOutcome) &&>;
+
+// Runs the work of runs. Thread-safe.
+class Executor {
+ public:
+  virtual ~Executor() = default;
+
+  // Begins the run and returns without waiting for the work. OK: `done` will be
+  // called exactly once. FAILED_PRECONDITION after Shutdown(), ALREADY_EXISTS
+  // when a run with this id is still running, RESOURCE_EXHAUSTED when no thread
+  // can be started: `done` is then never called. A bad executor spec (empty
+  // argv, ...) is not an error here: the run FAILS through `done`.
+  virtual absl::Status Start(RunRequest request, DoneCallback done) = 0;
+
+  // Stops the run; its outcome is CANCELLED unless it already finished. A
+  // command's process group gets SIGTERM, then SIGKILL after the grace. No-op
+  // for unknown or finished runs, and for kafka publishes (they are not
+  // interruptible and simply finish).
+  virtual void Cancel(const RunId& id) = 0;
+
+  // Cancels every running run, waits until every callback has returned, and
+  // refuses later Start()s. Idempotent. Must not be called from a callback.
+  virtual void Shutdown() = 0;
+};
+
+struct ExecutorOptions {
+  // After SIGTERM (timeout or cancel), how long a command's process group has
+  // before SIGKILL.
+  absl::Duration kill_grace = absl::Seconds(5);
+  // Upper bound on an http run without a timeout of its own.
+  absl::Duration http_default_timeout = absl::Minutes(5);
+  // Redirects an http run follows (http and https only).
+  int http_max_redirects = 5;
+  // Proxy for http runs ("http://proxy:3128"); empty means direct. The
+  // server's http_proxy/https_proxy environment is never consulted.
+  std::string http_proxy;
+  // User-Agent of http runs unless the job sets its own header.
+  std::string http_user_agent = "dts";
+  // Sets PR_SET_NO_NEW_PRIVS on commands, so setuid binaries and file
+  // capabilities cannot raise their privileges.
+  bool no_new_privs = true;
+  // Publishes a kafka run's message, waiting for the broker's acknowledgement
+  // for at most `timeout` (zero: the hook's own default). DEADLINE_EXCEEDED
+  // makes the run TIMED_OUT, any other error FAILED. Called on an executor
+  // thread, concurrently for concurrent runs. Unset: kafka runs FAIL with
+  // "kafka executor not available in this deployment".
+  std::function<absl::Status(const v1::KafkaExecutor& kafka, absl::Duration timeout)>
+      kafka_publish;
+};
+
+// The executor of a worker: runs commands as child processes of this process,
+// http requests with libcurl, kafka publishes through the hook, and completes
+// runs without an executor at once. `clock` must outlive the executor.
+// FAILED_PRECONDITION when the kernel lacks what it needs (pidfd, Linux 5.3+).
+absl::StatusOr<std::unique_ptr<Executor>> CreateLocalExecutor(const Clock* clock,
+                                                              ExecutorOptions options);
+
+}  // namespace dts::execution

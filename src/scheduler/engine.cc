@@ -1,0 +1,341 @@
+#include "dts/scheduler/engine.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "dts/model/time_convert.h"
+#include "dts/scheduler/run_id.h"
+
+namespace dts::scheduler {
+namespace {
+
+using ::dts::FromProto;
+using ::dts::ToProto;
+
+int64_t Micros(absl::Time t) { return absl::ToUnixMicros(t); }
+
+// Guards against schedules that would take very long to enumerate (a
+// `* * * * * *` job down for a week is 600k times): past this many missed
+// times the count is reported as at least this many.
+constexpr int kMaxMissedToCount = 1'000'000;
+
+bool Fires(const Job& job) {
+  const std::optional<JobStatus> status = ParseJobStatus(job.status());
+  return status && FiresOnSchedule(*status);
+}
+
+}  // namespace
+
+Engine::Engine(storage::Store* store, const Clock* clock, RunDispatcher* dispatcher,
+               EngineOptions options)
+    : store_(store), clock_(clock), dispatcher_(dispatcher), options_(options) {}
+
+Engine::~Engine() { Stop(); }
+
+Engine::JobState* Engine::StateOf(const JobId& id) {
+  const auto it = slot_by_job_.find(id);
+  return it == slot_by_job_.end() ? nullptr : jobs_[it->second].get();
+}
+
+void Engine::Index(const Job& job) {
+  JobState* state = StateOf(JobId(job.id()));
+  if (!Fires(job)) {
+    if (state != nullptr) Unindex(JobId(job.id()));
+    return;
+  }
+  absl::StatusOr<absl::TimeZone> zone = cron::LoadZone(job.timezone());
+  absl::StatusOr<cron::Schedule> schedule =
+      zone.ok() ? cron::Schedule::Create(job.cron_expression(), *zone) : zone.status();
+  if (!schedule.ok()) {
+    if (state != nullptr) Unindex(JobId(job.id()));
+    return;  // validated on the way in; a stored job that no longer parses does not fire
+  }
+  if (state == nullptr) {
+    uint32_t slot;
+    if (!free_slots_.empty()) {
+      slot = free_slots_.back();
+      free_slots_.pop_back();
+    } else {
+      slot = static_cast<uint32_t>(jobs_.size());
+      jobs_.emplace_back();
+    }
+    jobs_[slot] = std::make_unique<JobState>();
+    state = jobs_[slot].get();
+    state->slot = slot;
+    slot_by_job_[JobId(job.id())] = slot;
+  }
+  state->job = job;
+  state->schedule = *schedule;
+  state->anchor = job.has_schedule_anchor() ? FromProto(job.schedule_anchor()) : clock_->Now();
+  state->generation = next_generation_++;
+  std::optional<absl::Time> due;
+  if (job.has_next_run()) {
+    due = FromProto(job.next_run());
+  } else {
+    due = state->schedule->Next(clock_->Now(), state->anchor);
+  }
+  if (due) {
+    index_.Upsert(state->slot, Micros(*due));
+  } else {
+    index_.Remove(state->slot);
+  }
+}
+
+void Engine::Unindex(const JobId& id) {
+  const auto it = slot_by_job_.find(id);
+  if (it == slot_by_job_.end()) return;
+  const uint32_t slot = it->second;
+  index_.Remove(slot);
+  jobs_[slot].reset();
+  free_slots_.push_back(slot);
+  slot_by_job_.erase(it);
+}
+
+Run Engine::NewRun(const JobState& state, absl::Time scheduled, RunStatus status, Trigger trigger,
+                   absl::Time now) const {
+  Run run;
+  run.set_id(ScheduledRunId(JobId(state.job.id()), scheduled, 1).value());
+  run.set_job_id(state.job.id());
+  run.set_status(std::string(RunStatusName(status)));
+  run.set_trigger(std::string(TriggerName(trigger)));
+  run.set_attempt(1);
+  *run.mutable_scheduled_time() = ToProto(scheduled);
+  *run.mutable_created_at() = ToProto(now);
+  return run;
+}
+
+void Engine::PlanFires(JobState& state, absl::Time due, absl::Time now, std::vector<Pending>& out,
+                       std::vector<RunId>& cancels) {
+  // Every scheduled time from `due` up to now is owed; usually just `due`.
+  std::vector<absl::Time> owed = {due};
+  int missed = 1;
+  std::optional<absl::Time> next = state.schedule->Next(due, state.anchor);
+  while (next && *next <= now && missed < kMaxMissedToCount) {
+    ++missed;
+    owed.push_back(*next);
+    if (static_cast<int>(owed.size()) > options_.run_all_cap) owed.erase(owed.begin());
+    next = state.schedule->Next(*next, state.anchor);
+  }
+  while (next && *next <= now) next = state.schedule->Next(*next, state.anchor);
+
+  const MisfirePolicy misfire =
+      ParseMisfirePolicy(state.job.misfire_policy()).value_or(MisfirePolicy::kRunOnce);
+  const OverlapPolicy overlap =
+      ParseOverlapPolicy(state.job.overlap_policy()).value_or(OverlapPolicy::kAllow);
+  std::vector<absl::Time> fire_times;
+  Trigger trigger = Trigger::kSchedule;
+  if (missed == 1) {
+    fire_times = {due};
+  } else {
+    trigger = Trigger::kCatchUp;
+    if (misfire == MisfirePolicy::kRunAll) {
+      fire_times = owed;
+    } else {
+      fire_times = {owed.back()};
+    }
+  }
+
+  bool busy = !state.active.empty();
+  for (const absl::Time scheduled : fire_times) {
+    Pending p{{}, state.slot, state.generation, false, due};
+    p.record.next_run = next;
+    p.record.last_run = scheduled;
+    if (missed > 1 && misfire == MisfirePolicy::kSkip) {
+      p.record.run = NewRun(state, scheduled, RunStatus::kMissed, trigger, now);
+      p.record.run.set_error(absl::StrCat(missed, " scheduled times passed while the scheduler was "
+                                          "down or behind; misfire policy SKIP"));
+    } else if (busy && overlap == OverlapPolicy::kForbid) {
+      p.record.run = NewRun(state, scheduled, RunStatus::kSkipped, trigger, now);
+      p.record.run.set_error("the previous run is still active; overlap policy FORBID");
+    } else {
+      if (busy && overlap == OverlapPolicy::kReplace) {
+        cancels.insert(cancels.end(), state.active.begin(), state.active.end());
+      }
+      p.record.run = NewRun(state, scheduled, RunStatus::kPending, trigger, now);
+      p.dispatch = true;
+      busy = true;
+    }
+    if (missed > 1) p.record.run.set_missed_count(missed);
+    out.push_back(std::move(p));
+  }
+}
+
+absl::StatusOr<int> Engine::FireDue() {
+  absl::MutexLock fire_lock(&fire_mu_);
+  const absl::Time now = clock_->Now();
+  int recorded = 0;
+  while (true) {
+    std::vector<Pending> plan;
+    std::vector<RunId> cancels;
+    {
+      absl::MutexLock lock(&mu_);
+      while (!index_.empty() && index_.Earliest().due_micros <= Micros(now) &&
+             static_cast<int>(plan.size()) < options_.max_batch) {
+        const DueIndex::Entry entry = index_.Earliest();
+        index_.Remove(entry.slot);
+        PlanFires(*jobs_[entry.slot], absl::FromUnixMicros(entry.due_micros), now, plan, cancels);
+      }
+    }
+    if (plan.empty()) return recorded;
+    absl::StatusOr<int> committed = Commit(plan, cancels);
+    if (!committed.ok()) return committed.status();
+    recorded += *committed;
+  }
+}
+
+absl::StatusOr<int> Engine::Commit(std::vector<Pending>& plan, const std::vector<RunId>& cancels) {
+  std::vector<storage::FireRecord> records;
+  records.reserve(plan.size());
+  for (const Pending& p : plan) records.push_back(p.record);
+  absl::StatusOr<std::vector<bool>> stored = store_->RecordFires(records);
+
+  std::vector<std::pair<Job, Run>> dispatches;
+  int recorded = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    for (size_t i = 0; i < plan.size(); ++i) {
+      const Pending& p = plan[i];
+      JobState* state = jobs_.size() > p.slot ? jobs_[p.slot].get() : nullptr;
+      if (state == nullptr || state->generation != p.generation) continue;  // changed meanwhile
+      if (!stored.ok()) {
+        index_.Upsert(p.slot, Micros(p.due));  // nothing was stored: owe it again
+        continue;
+      }
+      if (p.record.next_run) {
+        index_.Upsert(p.slot, Micros(*p.record.next_run));
+      }
+      *state->job.mutable_last_run() = ToProto(p.record.last_run);
+      if (!(*stored)[i]) continue;  // recorded before (recovery, or a zombie): never twice
+      ++recorded;
+      if (p.dispatch) {
+        state->active.push_back(RunId(p.record.run.id()));
+        dispatches.emplace_back(state->job, p.record.run);
+      }
+    }
+  }
+  if (!stored.ok()) return stored.status();
+  for (const RunId& run : cancels) dispatcher_->Cancel(run);
+  for (const auto& [job, run] : dispatches) dispatcher_->Dispatch(job, run);
+  return recorded;
+}
+
+absl::Status Engine::Recover() {
+  storage::ListJobsQuery query;
+  query.page_size = 1000;
+  while (true) {
+    absl::StatusOr<storage::JobPage> page = store_->ListJobs(query);
+    if (!page.ok()) return page.status();
+    {
+      absl::MutexLock lock(&mu_);
+      for (const Job& job : page->jobs) Index(job);
+    }
+    if (page->next_page.empty()) break;
+    query.after_id = page->next_page;
+  }
+  for (const RunStatus status : {RunStatus::kPending, RunStatus::kRunning}) {
+    storage::ListRunsQuery runs;
+    runs.status = std::string(RunStatusName(status));
+    runs.page_size = 1000;
+    while (true) {
+      absl::StatusOr<storage::RunPage> page = store_->ListRuns(runs);
+      if (!page.ok()) return page.status();
+      for (Run& run : page->runs) {
+        if (status == RunStatus::kRunning) {
+          // Its process ended with the previous server; say so.
+          run.set_status(std::string(RunStatusName(RunStatus::kFailed)));
+          run.set_error("interrupted: the server stopped while the run was running");
+          *run.mutable_end_time() = ToProto(clock_->Now());
+          if (absl::Status s = store_->UpdateRun(run); !s.ok()) return s;
+          continue;
+        }
+        absl::StatusOr<Job> job = store_->GetJob(JobId(run.job_id()));
+        if (!job.ok()) continue;
+        RunCreated(*job, run);  // recorded but never started: start it now
+      }
+      if (page->next_page.empty()) break;
+      runs.after_id = page->next_page;
+    }
+  }
+  return absl::OkStatus();
+}
+
+void Engine::JobChanged(const Job& job) {
+  absl::MutexLock lock(&mu_);
+  Index(job);
+  wake_ = true;
+  cv_.Signal();
+}
+
+void Engine::JobDeleted(const JobId& id) {
+  absl::MutexLock lock(&mu_);
+  Unindex(id);
+}
+
+void Engine::RunCreated(const Job& job, const Run& run) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (JobState* state = StateOf(JobId(job.id())); state != nullptr) {
+      state->active.push_back(RunId(run.id()));
+    }
+  }
+  dispatcher_->Dispatch(job, run);
+}
+
+void Engine::RunFinished(const JobId& job, const RunId& run) {
+  absl::MutexLock lock(&mu_);
+  JobState* state = StateOf(job);
+  if (state == nullptr) return;
+  std::erase(state->active, run);
+}
+
+std::optional<absl::Time> Engine::NextFire(const JobId& job) const {
+  absl::MutexLock lock(&mu_);
+  const auto it = slot_by_job_.find(job);
+  if (it == slot_by_job_.end() || !index_.Contains(it->second)) return std::nullopt;
+  return absl::FromUnixMicros(index_.DueOf(it->second));
+}
+
+size_t Engine::indexed_jobs() const {
+  absl::MutexLock lock(&mu_);
+  return index_.size();
+}
+
+void Engine::Start() {
+  absl::MutexLock lock(&mu_);
+  if (thread_.joinable()) return;
+  stop_ = false;
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void Engine::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    stop_ = true;
+    cv_.Signal();
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+void Engine::Loop() {
+  // After a storage error, wait this long before trying again.
+  absl::Time not_before = absl::InfinitePast();
+  while (true) {
+    {
+      absl::MutexLock lock(&mu_);
+      while (!stop_ && !wake_) {
+        absl::Time deadline =
+            index_.empty() ? absl::InfiniteFuture() : absl::FromUnixMicros(index_.Earliest().due_micros);
+        deadline = std::max(deadline, not_before);
+        if (clock_->Now() >= deadline) break;
+        // Sleeps until the earliest due instant; JobChanged() and Stop() wake it.
+        cv_.WaitWithDeadline(&mu_, deadline);
+      }
+      if (stop_) return;
+      wake_ = false;
+    }
+    const absl::StatusOr<int> fired = FireDue();
+    not_before = fired.ok() ? absl::InfinitePast() : clock_->Now() + options_.storage_retry;
+  }
+}
+
+}  // namespace dts::scheduler

@@ -1,0 +1,137 @@
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "dts/common/clock.h"
+#include "dts/cron/schedule.h"
+#include "dts/model/job.h"
+#include "dts/scheduler/due_index.h"
+#include "dts/storage/store.h"
+
+namespace dts::scheduler {
+
+// Where the runs the engine records go to be executed. Implementations call
+// Engine::RunFinished() when a dispatched run ends. Thread-safe.
+class RunDispatcher {
+ public:
+  virtual ~RunDispatcher() = default;
+  virtual void Dispatch(const Job& job, const Run& run) = 0;
+  virtual void Cancel(const RunId& run) = 0;
+};
+
+// What the API tells the engine about changes it stored.
+class JobEvents {
+ public:
+  virtual ~JobEvents() = default;
+  virtual void JobChanged(const Job& job) = 0;
+  virtual void JobDeleted(const JobId& id) = 0;
+  virtual void RunCreated(const Job& job, const Run& run) = 0;
+};
+
+struct EngineOptions {
+  // Fires recorded in one storage transaction at most (group commit).
+  int max_batch = 1024;
+  // RUN_ALL fires at most this many missed times per job.
+  int run_all_cap = 100;
+  // How long to wait before retrying after storage refused a batch.
+  absl::Duration storage_retry = absl::Seconds(1);
+};
+
+// The firing engine of the embedded deployment. It keeps every job that
+// fires in a due-time index, sleeps until the earliest due instant, and
+// records each fire as a run with a deterministic id together with the job's
+// next_run/last_run in one storage transaction, before dispatching it.
+// Misfire and overlap policies are applied here (docs/runs.md).
+//
+// Threads: Start() runs one firing thread; every public method is
+// thread-safe. FireDue() may also be called directly by tests that drive a
+// ManualClock instead of starting the thread.
+class Engine final : public JobEvents {
+ public:
+  Engine(storage::Store* store, const Clock* clock, RunDispatcher* dispatcher,
+         EngineOptions options = {});
+  ~Engine() override;
+
+  // Loads every job from storage and indexes the ones that fire, resuming
+  // from their persisted next_run; runs left PENDING by a previous process
+  // are dispatched again and runs left RUNNING are marked FAILED. Missed
+  // times are then handled by the misfire policy on the first FireDue().
+  absl::Status Recover();
+  // Records and dispatches every fire due at clock->Now(). Returns how many
+  // runs were newly recorded.
+  absl::StatusOr<int> FireDue();
+  void Start();
+  void Stop();
+
+  // JobEvents
+  void JobChanged(const Job& job) override;
+  void JobDeleted(const JobId& id) override;
+  void RunCreated(const Job& job, const Run& run) override;
+
+  // Called by the dispatcher when a run it was given has ended.
+  void RunFinished(const JobId& job, const RunId& run);
+  // The next fire the engine will make for `job`, if it is indexed.
+  std::optional<absl::Time> NextFire(const JobId& job) const;
+  size_t indexed_jobs() const;
+
+ private:
+  struct JobState {
+    Job job;
+    std::optional<cron::Schedule> schedule;
+    absl::Time anchor;
+    uint32_t slot = 0;
+    // Changes whenever the job is re-indexed, so a batch being recorded can
+    // tell that its plan for the job is stale. Unique across slots.
+    uint64_t generation = 0;
+    std::vector<RunId> active;  // dispatched, not finished
+  };
+  struct Pending {
+    storage::FireRecord record;
+    uint32_t slot;
+    uint64_t generation;
+    bool dispatch;
+    absl::Time due;  // the index entry this came from, to restore on failure
+  };
+
+  void Index(const Job& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Unindex(const JobId& id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Turns one due entry into the records its policies ask for.
+  void PlanFires(JobState& state, absl::Time due, absl::Time now, std::vector<Pending>& out,
+                 std::vector<RunId>& cancels) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Stores a planned batch and dispatches what it says; on a storage error
+  // puts the jobs back in the index at their old due instants.
+  absl::StatusOr<int> Commit(std::vector<Pending>& plan, const std::vector<RunId>& cancels);
+  JobState* StateOf(const JobId& id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  Run NewRun(const JobState& state, absl::Time scheduled, RunStatus status, Trigger trigger,
+             absl::Time now) const;
+  void Loop();
+
+  storage::Store* const store_;
+  const Clock* const clock_;
+  RunDispatcher* const dispatcher_;
+  const EngineOptions options_;
+
+  mutable absl::Mutex mu_;
+  DueIndex index_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<JobId, uint32_t> slot_by_job_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::unique_ptr<JobState>> jobs_ ABSL_GUARDED_BY(mu_);  // by slot
+  std::vector<uint32_t> free_slots_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_generation_ ABSL_GUARDED_BY(mu_) = 1;
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  bool wake_ ABSL_GUARDED_BY(mu_) = false;
+  absl::CondVar cv_;
+  // Serialises FireDue() between the thread and direct callers.
+  absl::Mutex fire_mu_;
+  std::thread thread_;
+};
+
+}  // namespace dts::scheduler

@@ -1,0 +1,302 @@
+// Engine tests with a manual clock over a real SQLite store in a temp dir.
+// FireDue() is called directly; no thread, no sleeping.
+
+#include "dts/scheduler/engine.h"
+
+#include <vector>
+
+#include "absl/strings/str_format.h"
+#include "absl/synchronization/mutex.h"
+#include "dts/model/time_convert.h"
+#include "dts/scheduler/run_id.h"
+#include "dts/storage/sqlite_store.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "storage/sqlite/sqlite_test_util.h"
+
+namespace dts::scheduler {
+namespace {
+
+using storage::sqlite_testing::ScopedTempDir;
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+
+absl::Time Rfc(const char* text) {
+  absl::Time t;
+  std::string err;
+  EXPECT_TRUE(absl::ParseTime(absl::RFC3339_full, text, &t, &err)) << err;
+  return t;
+}
+
+class RecordingDispatcher final : public RunDispatcher {
+ public:
+  void Dispatch(const Job&, const dts::Run& run) override {
+    absl::MutexLock l(&mu_);
+    dispatched_.push_back(run);
+  }
+  void Cancel(const RunId& run) override {
+    absl::MutexLock l(&mu_);
+    cancelled_.push_back(run.value());
+  }
+  std::vector<dts::Run> dispatched() {
+    absl::MutexLock l(&mu_);
+    return dispatched_;
+  }
+  std::vector<std::string> cancelled() {
+    absl::MutexLock l(&mu_);
+    return cancelled_;
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::vector<dts::Run> dispatched_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> cancelled_ ABSL_GUARDED_BY(mu_);
+};
+
+class EngineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<std::unique_ptr<storage::SqliteStore>> store = storage::SqliteStore::Open(dir_.path());
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = *std::move(store);
+    Restart();
+  }
+
+  // A new engine on the same store, as after a process restart.
+  void Restart() {
+    engine_.reset();
+    dispatcher_ = std::make_unique<RecordingDispatcher>();
+    engine_ = std::make_unique<Engine>(store_.get(), &clock_, dispatcher_.get());
+    ASSERT_TRUE(engine_->Recover().ok());
+  }
+
+  // Stores a job as the API would (next_run computed from now) and tells the engine.
+  Job AddJob(const std::string& id, const std::string& cron, const std::string& zone = "UTC",
+             const std::string& misfire = "RUN_ONCE", const std::string& overlap = "ALLOW") {
+    Job job;
+    job.set_id(id);
+    job.set_name(id);
+    job.set_cron_expression(cron);
+    job.set_timezone(zone);
+    job.set_status("ACTIVE");
+    job.set_misfire_policy(misfire);
+    job.set_overlap_policy(overlap);
+    *job.mutable_created_at() = ToProto(clock_.Now());
+    *job.mutable_schedule_anchor() = ToProto(clock_.Now());
+    std::optional<absl::Time> next = NextFireTime(job, clock_.Now()).value();
+    if (next) *job.mutable_next_run() = ToProto(*next);
+    EXPECT_TRUE(store_->CreateJob(job).ok());
+    engine_->JobChanged(job);
+    return job;
+  }
+
+  int Fire() {
+    absl::StatusOr<int> n = engine_->FireDue();
+    EXPECT_TRUE(n.ok()) << n.status();
+    return n.value_or(-1);
+  }
+
+  std::vector<dts::Run> RunsOf(const std::string& job_id) {
+    storage::ListRunsQuery q;
+    q.job_id = JobId(job_id);
+    q.page_size = 1000;
+    return store_->ListRuns(q).value().runs;
+  }
+
+  ScopedTempDir dir_;
+  ManualClock clock_{Rfc("2026-01-01T00:00:00Z")};
+  std::unique_ptr<storage::SqliteStore> store_;
+  std::unique_ptr<RecordingDispatcher> dispatcher_;
+  std::unique_ptr<Engine> engine_;
+};
+
+constexpr char kJob[] = "6314b56d-db9e-4989-ba7b-202110a5a458";
+constexpr char kJob2[] = "7314b56d-db9e-4989-ba7b-202110a5a458";
+
+TEST_F(EngineTest, FiresWhenDueAndNotBefore) {
+  AddJob(kJob, "*/5 * * * *");
+  clock_.Advance(absl::Minutes(4));
+  EXPECT_EQ(Fire(), 0);
+  EXPECT_THAT(dispatcher_->dispatched(), IsEmpty());
+  clock_.Advance(absl::Minutes(1));
+  EXPECT_EQ(Fire(), 1);
+  ASSERT_EQ(dispatcher_->dispatched().size(), 1u);
+  const dts::Run run = dispatcher_->dispatched()[0];
+  EXPECT_EQ(run.id(), ScheduledRunId(JobId(kJob), Rfc("2026-01-01T00:05:00Z"), 1).value());
+  EXPECT_EQ(run.trigger(), "SCHEDULE");
+  EXPECT_EQ(run.status(), "PENDING");
+  const Job stored = store_->GetJob(JobId(kJob)).value();
+  EXPECT_EQ(FromProto(stored.last_run()), Rfc("2026-01-01T00:05:00Z"));
+  EXPECT_EQ(FromProto(stored.next_run()), Rfc("2026-01-01T00:10:00Z"));
+  EXPECT_EQ(engine_->NextFire(JobId(kJob)), Rfc("2026-01-01T00:10:00Z"));
+  EXPECT_EQ(Fire(), 0);  // nothing fires twice
+}
+
+TEST_F(EngineTest, GroupsFiresOfManyJobs) {
+  for (int i = 0; i < 50; ++i) {
+    AddJob(absl::StrFormat("00000000-0000-4000-8000-%012d", i), "* * * * *");
+  }
+  clock_.Advance(absl::Minutes(1));
+  EXPECT_EQ(Fire(), 50);
+  EXPECT_EQ(dispatcher_->dispatched().size(), 50u);
+}
+
+TEST_F(EngineTest, RestartNeitherLosesNorDoubles) {
+  AddJob(kJob, "* * * * *");
+  clock_.Advance(absl::Minutes(1));
+  EXPECT_EQ(Fire(), 1);
+  Restart();
+  EXPECT_EQ(Fire(), 0);
+  clock_.Advance(absl::Minutes(1));
+  EXPECT_EQ(Fire(), 1);
+  EXPECT_EQ(RunsOf(kJob).size(), 2u);
+}
+
+TEST_F(EngineTest, StaleNextRunCannotDoubleARun) {
+  AddJob(kJob, "* * * * *");
+  clock_.Advance(absl::Minutes(1));
+  EXPECT_EQ(Fire(), 1);
+  dts::Run done = dispatcher_->dispatched()[0];
+  done.set_status("COMPLETED");
+  ASSERT_TRUE(store_->UpdateRun(done).ok());
+  // As if the fire at 00:01 had been recorded but the job's next_run had not
+  // moved (a zombie owner, or an API edit from an older read).
+  Job job = store_->GetJob(JobId(kJob)).value();
+  *job.mutable_next_run() = ToProto(Rfc("2026-01-01T00:01:00Z"));
+  ASSERT_TRUE(store_->UpdateJob(job).ok());
+  Restart();
+  EXPECT_EQ(Fire(), 0);
+  EXPECT_THAT(dispatcher_->dispatched(), IsEmpty());
+  EXPECT_EQ(RunsOf(kJob).size(), 1u);
+}
+
+TEST_F(EngineTest, MisfireRunOnceCatchesUpWithTheLatestTime) {
+  AddJob(kJob, "* * * * *");
+  clock_.Advance(absl::Minutes(10) + absl::Seconds(30));  // down for ten fires
+  Restart();
+  EXPECT_EQ(Fire(), 1);
+  const std::vector<dts::Run> runs = RunsOf(kJob);
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(runs[0].trigger(), "CATCH_UP");
+  EXPECT_EQ(runs[0].missed_count(), 10);
+  EXPECT_EQ(FromProto(runs[0].scheduled_time()), Rfc("2026-01-01T00:10:00Z"));
+  EXPECT_EQ(engine_->NextFire(JobId(kJob)), Rfc("2026-01-01T00:11:00Z"));
+}
+
+TEST_F(EngineTest, MisfireSkipRecordsButDoesNotRun) {
+  AddJob(kJob, "* * * * *", "UTC", "SKIP");
+  clock_.Advance(absl::Minutes(5));
+  Restart();
+  EXPECT_EQ(Fire(), 1);
+  EXPECT_THAT(dispatcher_->dispatched(), IsEmpty());
+  const std::vector<dts::Run> runs = RunsOf(kJob);
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(runs[0].status(), "MISSED");
+  EXPECT_EQ(runs[0].missed_count(), 5);
+}
+
+TEST_F(EngineTest, MisfireRunAllFiresEachMissedTimeUpToTheCap) {
+  AddJob(kJob, "* * * * *", "UTC", "RUN_ALL");
+  clock_.Advance(absl::Minutes(5));
+  Restart();
+  EXPECT_EQ(Fire(), 5);
+  EXPECT_EQ(dispatcher_->dispatched().size(), 5u);
+  AddJob(kJob2, "* * * * *", "UTC", "RUN_ALL");
+  clock_.Advance(absl::Minutes(250));
+  Restart();
+  Fire();
+  EXPECT_EQ(RunsOf(kJob2).size(), 100u);
+  EXPECT_EQ(RunsOf(kJob2).back().missed_count(), 250);
+}
+
+TEST_F(EngineTest, OverlapForbidSkipsWhileARunIsActive) {
+  AddJob(kJob, "* * * * *", "UTC", "RUN_ONCE", "FORBID");
+  clock_.Advance(absl::Minutes(1));
+  EXPECT_EQ(Fire(), 1);
+  const std::string first = dispatcher_->dispatched()[0].id();
+  clock_.Advance(absl::Minutes(1));
+  EXPECT_EQ(Fire(), 1);
+  EXPECT_EQ(dispatcher_->dispatched().size(), 1u);
+  storage::ListRunsQuery skipped;
+  skipped.status = "SKIPPED";
+  EXPECT_EQ(store_->ListRuns(skipped).value().total, 1);
+  engine_->RunFinished(JobId(kJob), RunId(first));
+  clock_.Advance(absl::Minutes(1));
+  EXPECT_EQ(Fire(), 1);
+  EXPECT_EQ(dispatcher_->dispatched().size(), 2u);
+}
+
+TEST_F(EngineTest, OverlapReplaceCancelsTheActiveRun) {
+  AddJob(kJob, "* * * * *", "UTC", "RUN_ONCE", "REPLACE");
+  clock_.Advance(absl::Minutes(1));
+  Fire();
+  const std::string first = dispatcher_->dispatched()[0].id();
+  clock_.Advance(absl::Minutes(1));
+  Fire();
+  EXPECT_THAT(dispatcher_->cancelled(), ElementsAre(first));
+  EXPECT_EQ(dispatcher_->dispatched().size(), 2u);
+}
+
+TEST_F(EngineTest, PausedJobsDoNotFireAndResumeDoesNotCatchUp) {
+  Job job = AddJob(kJob, "* * * * *");
+  job.set_status("PAUSED");
+  job.clear_next_run();
+  engine_->JobChanged(job);
+  clock_.Advance(absl::Minutes(30));
+  EXPECT_EQ(Fire(), 0);
+  job.set_status("ACTIVE");
+  *job.mutable_next_run() = ToProto(clock_.Now() + absl::Minutes(1));
+  engine_->JobChanged(job);
+  EXPECT_EQ(Fire(), 0);
+  clock_.Advance(absl::Minutes(1));
+  EXPECT_EQ(Fire(), 1);
+  EXPECT_EQ(dispatcher_->dispatched()[0].trigger(), "SCHEDULE");
+}
+
+TEST_F(EngineTest, DeletedJobsStopFiring) {
+  AddJob(kJob, "* * * * *");
+  engine_->JobDeleted(JobId(kJob));
+  ASSERT_TRUE(store_->DeleteJob(JobId(kJob)).ok());
+  clock_.Advance(absl::Minutes(5));
+  EXPECT_EQ(Fire(), 0);
+  EXPECT_EQ(engine_->indexed_jobs(), 0u);
+}
+
+TEST_F(EngineTest, FiresAcrossDst) {
+  clock_.Set(Rfc("2026-03-07T00:00:00Z"));
+  AddJob(kJob, "30 2 * * *", "America/New_York");
+  std::vector<std::string> fired;
+  for (int hour = 0; hour < 72; ++hour) {
+    clock_.Advance(absl::Hours(1));
+    Fire();
+  }
+  for (const dts::Run& run : dispatcher_->dispatched()) {
+    fired.push_back(absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", FromProto(run.scheduled_time()),
+                                     absl::UTCTimeZone()));
+  }
+  EXPECT_THAT(fired, ElementsAre("2026-03-07T07:30:00Z", "2026-03-08T07:00:00Z",
+                                 "2026-03-09T06:30:00Z"));
+}
+
+TEST_F(EngineTest, RecoverRedispatchesPendingAndFailsInterruptedRuns) {
+  Job job = AddJob(kJob, "0 0 1 1 *");
+  dts::Run pending;
+  pending.set_id(ScheduledRunId(JobId(kJob), Rfc("2025-01-01T00:00:00Z"), 1).value());
+  pending.set_job_id(kJob);
+  pending.set_status("PENDING");
+  *pending.mutable_scheduled_time() = ToProto(Rfc("2025-01-01T00:00:00Z"));
+  ASSERT_TRUE(store_->CreateRun(pending).ok());
+  dts::Run running = pending;
+  running.set_id(ScheduledRunId(JobId(kJob), Rfc("2024-01-01T00:00:00Z"), 1).value());
+  running.set_status("RUNNING");
+  ASSERT_TRUE(store_->CreateRun(running).ok());
+  Restart();
+  ASSERT_EQ(dispatcher_->dispatched().size(), 1u);
+  EXPECT_EQ(dispatcher_->dispatched()[0].id(), pending.id());
+  const dts::Run failed = store_->GetRun(RunId(running.id())).value();
+  EXPECT_EQ(failed.status(), "FAILED");
+  EXPECT_THAT(failed.error(), ::testing::HasSubstr("interrupted"));
+}
+
+}  // namespace
+}  // namespace dts::scheduler

@@ -133,6 +133,7 @@ absl::StatusOr<Job> JobApi::CreateFrom(Job job) {
   *job.mutable_schedule_anchor() = ToProto(now);
   if (absl::Status s = Store(job, /*schedule_changed=*/true); !s.ok()) return s;
   if (absl::Status s = store_->CreateJob(job); !s.ok()) return s;
+  if (events_ != nullptr) events_->JobChanged(job);
   return job;
 }
 
@@ -153,6 +154,7 @@ absl::StatusOr<Job> JobApi::SetStatus(const std::string& id, JobStatus status) {
   job->set_status(std::string(JobStatusName(status)));
   if (absl::Status s = Store(*job, /*schedule_changed=*/true); !s.ok()) return s;
   if (absl::Status s = store_->UpdateJob(*job); !s.ok()) return s;
+  if (events_ != nullptr) events_->JobChanged(*job);
   return job;
 }
 
@@ -212,12 +214,14 @@ absl::StatusOr<v1::JobResponse> JobApi::UpdateJob(const v1::UpdateJobRequest& r)
                                 fields->contains("timezone") || fields->contains("status");
   if (absl::Status s = Store(*job, schedule_changed); !s.ok()) return s;
   if (absl::Status s = store_->UpdateJob(*job); !s.ok()) return s;
+  if (events_ != nullptr) events_->JobChanged(*job);
   return job;
 }
 
 absl::StatusOr<v1::DeleteJobResponse> JobApi::DeleteJob(const v1::DeleteJobRequest& r) {
   if (absl::Status s = CheckId("id", r.id()); !s.ok()) return s;
   if (absl::Status s = store_->DeleteJob(JobId(r.id())); !s.ok()) return s;
+  if (events_ != nullptr) events_->JobDeleted(JobId(r.id()));
   v1::DeleteJobResponse response;
   response.set_success(true);
   return response;
@@ -253,6 +257,7 @@ absl::StatusOr<v1::TriggerJobResponse> JobApi::TriggerJob(const v1::TriggerJobRe
   *run.mutable_scheduled_time() = ToProto(now);
   *run.mutable_created_at() = ToProto(now);
   if (absl::Status s = store_->CreateRun(run); !s.ok()) return s;
+  if (events_ != nullptr) events_->RunCreated(*job, run);
   v1::TriggerJobResponse response;
   response.set_execution_id(run.id());
   return response;

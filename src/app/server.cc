@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "dts/api/auth.h"
@@ -14,6 +15,9 @@
 #include "dts/api/http_gateway.h"
 #include "dts/api/services.h"
 #include "dts/common/id_generator.h"
+#include "dts/execution/executor.h"
+#include "dts/execution/local_worker.h"
+#include "dts/scheduler/engine.h"
 #include "dts/http/server.h"
 #include "dts/storage/sqlite_store.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
@@ -90,9 +94,31 @@ int RunServer(const ServerOptions& opts, cli::Context& ctx) {
     *ctx.err << "dts server: " << store.status().message() << "\n";
     return cli::kExitFailure;
   }
+  absl::StatusOr<std::unique_ptr<execution::Executor>> executor =
+      execution::CreateLocalExecutor(ctx.clock, execution::ExecutorOptions());
+  if (!executor.ok()) {
+    *ctx.err << "dts server: " << executor.status().message() << "\n";
+    return cli::kExitFailure;
+  }
+  execution::LocalWorker worker(store->get(), executor->get(), ctx.clock, "local");
+  scheduler::Engine engine(store->get(), ctx.clock, &worker);
+  worker.set_on_finished(
+      [&engine](const JobId& job, const RunId& run) { engine.RunFinished(job, run); });
+  // On every way out: stop firing, then cancel what still runs and record
+  // those outcomes, while the worker and the store still exist.
+  absl::Cleanup stop_work = [&] {
+    engine.Stop();
+    (*executor)->Shutdown();
+  };
+  if (absl::Status s = engine.Recover(); !s.ok()) {
+    *ctx.err << "dts server: recovering the schedule: " << s.message() << "\n";
+    return cli::kExitFailure;
+  }
+  engine.Start();
+
   RandomIdGenerator ids;
   api::Authenticator auth(*token);
-  api::JobApi jobs(store->get(), ctx.clock, &ids);
+  api::JobApi jobs(store->get(), ctx.clock, &ids, &engine);
   api::SchedulerApi scheduler(&jobs);
   api::ExecutionApi executions(store->get());
 

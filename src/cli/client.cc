@@ -33,7 +33,8 @@ Client::Client(const ClientOptions& options)
 
 absl::Status Client::Call(const std::function<grpc::Status(grpc::ClientContext*)>& rpc) const {
   grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + absl::ToChronoNanoseconds(options_.deadline));
+  context.set_deadline(std::chrono::system_clock::now() +
+                       absl::ToChronoNanoseconds(options_.deadline));
   // gRPC refuses call credentials on an insecure channel, so the token goes
   // in as plain metadata, as the server's Authenticator expects it.
   if (!options_.token.empty()) context.AddMetadata("authorization", "Bearer " + options_.token);

@@ -123,7 +123,9 @@ class FakeJobs final : public v1::JobService::Service {
   }
   absl::Status Known(const std::string& id) const {
     if (id == kJobId) return absl::OkStatus();
-    if (id.size() != 36) return absl::InvalidArgumentError("id: \"" + id + "\" is not a valid UUID");
+    if (id.size() != 36) {
+      return absl::InvalidArgumentError("id: \"" + id + "\" is not a valid UUID");
+    }
     return absl::NotFoundError("job " + id + " not found");
   }
   void Record(grpc::ServerContext* c, const std::string& call) {

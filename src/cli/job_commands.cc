@@ -20,7 +20,8 @@ struct ListFlags {
 absl::Status GetJob(Client& client, const std::string& id, v1::JobResponse& job) {
   v1::GetJobRequest request;
   request.set_id(id);
-  return client.Call([&](grpc::ClientContext* c) { return client.jobs().GetJob(c, request, &job); });
+  return client.Call(
+      [&](grpc::ClientContext* c) { return client.jobs().GetJob(c, request, &job); });
 }
 
 int RunCreate(const ClientOptions& o, const JobFlags& flags, Context& ctx) {
@@ -172,17 +173,18 @@ void AddJobCommands(CLI::App& app, Context& ctx, OptionsPtr o) {
                [o](const std::string& id, Context& c) { return RunDelete(*o, id, c); });
   AddIdCommand(*job, ctx, "trigger", "Run a job now; prints the execution id",
                [o](const std::string& id, Context& c) { return RunTrigger(*o, id, c); });
+  using Stub = v1::JobService::Stub;
   AddIdCommand(*job, ctx, "pause", "Stop a job from firing until resumed",
                [o](const std::string& id, Context& c) {
-                 return RunStatusChange<v1::PauseJobRequest>(*o, id, &v1::JobService::Stub::PauseJob, c);
+                 return RunStatusChange<v1::PauseJobRequest>(*o, id, &Stub::PauseJob, c);
                });
   AddIdCommand(*job, ctx, "resume", "Make a paused or cancelled job ACTIVE again",
                [o](const std::string& id, Context& c) {
-                 return RunStatusChange<v1::ResumeJobRequest>(*o, id, &v1::JobService::Stub::ResumeJob, c);
+                 return RunStatusChange<v1::ResumeJobRequest>(*o, id, &Stub::ResumeJob, c);
                });
   AddIdCommand(*job, ctx, "cancel", "Cancel a job: it stays, but no longer fires",
                [o](const std::string& id, Context& c) {
-                 return RunStatusChange<v1::CancelJobRequest>(*o, id, &v1::JobService::Stub::CancelJob, c);
+                 return RunStatusChange<v1::CancelJobRequest>(*o, id, &Stub::CancelJob, c);
                });
 }
 

@@ -130,9 +130,13 @@ absl::Status ApplyCommandDetails(const JobFlags& f, v1::Executor& executor) {
 }
 
 absl::Status ApplyHttpDetails(const JobFlags& f, v1::Executor& executor) {
-  const bool any = f.http_method || !f.http_headers.empty() || f.http_body || f.http_expected_status;
+  const bool any =
+      f.http_method || !f.http_headers.empty() || f.http_body || f.http_expected_status;
   if (!any) return absl::OkStatus();
-  if (!executor.has_http()) return FlagError("--http-method/--http-header/--http-body/--http-expected-status", "needs --http-url");
+  if (!executor.has_http()) {
+    return FlagError("--http-method/--http-header/--http-body/--http-expected-status",
+                     "needs --http-url");
+  }
   v1::HttpExecutor* http = executor.mutable_http();
   if (f.http_method) http->set_method(absl::AsciiStrToUpper(*f.http_method));
   if (!f.http_headers.empty()) {
@@ -164,7 +168,8 @@ absl::Status ApplyExecutor(const JobFlags& f, v1::Executor& executor) {
 
 absl::Status ApplyMaps(const JobFlags& f, v1::JobResponse& job) {
   if (f.metadata_json) {
-    absl::StatusOr<std::map<std::string, std::string>> metadata = ParseMetadataJson(*f.metadata_json);
+    absl::StatusOr<std::map<std::string, std::string>> metadata =
+        ParseMetadataJson(*f.metadata_json);
     if (!metadata.ok()) return metadata.status();
     job.mutable_metadata()->clear();
     job.mutable_metadata()->insert(metadata->begin(), metadata->end());
@@ -206,6 +211,24 @@ void ApplyResourcesAndRetry(const JobFlags& f, v1::JobResponse& job) {
     if (f.retry_max) b->set_max_seconds(*f.retry_max);
     if (f.retry_multiplier) b->set_multiplier(*f.retry_multiplier);
   }
+}
+
+void CopyPath(const std::string& path, const v1::JobResponse& job, v1::UpdateJobRequest& r) {
+  if (path == "name") r.set_name(job.name());
+  if (path == "description") r.set_description(job.description());
+  if (path == "cron_expression") r.set_cron_expression(job.cron_expression());
+  if (path == "timezone") r.set_timezone(job.timezone());
+  if (path == "metadata") *r.mutable_metadata() = job.metadata();
+  if (path == "status") r.set_status(job.status());
+  if (path == "priority") r.set_priority(job.priority());
+  if (path == "max_retries") r.set_max_retries(job.max_retries());
+  if (path == "timeout") r.set_timeout(job.timeout());
+  if (path == "overlap_policy") r.set_overlap_policy(job.overlap_policy());
+  if (path == "misfire_policy") r.set_misfire_policy(job.misfire_policy());
+  if (path == "constraints") *r.mutable_constraints() = job.constraints();
+  if (path == "executor") *r.mutable_executor() = job.executor();
+  if (path == "resources") *r.mutable_resources() = job.resources();
+  if (path == "retry_backoff") *r.mutable_retry_backoff() = job.retry_backoff();
 }
 
 }  // namespace
@@ -312,28 +335,6 @@ v1::CreateJobRequest ToCreateRequest(const v1::JobResponse& job) {
   if (job.has_retry_backoff()) *r.mutable_retry_backoff() = job.retry_backoff();
   return r;
 }
-
-namespace {
-
-void CopyPath(const std::string& path, const v1::JobResponse& job, v1::UpdateJobRequest& r) {
-  if (path == "name") r.set_name(job.name());
-  if (path == "description") r.set_description(job.description());
-  if (path == "cron_expression") r.set_cron_expression(job.cron_expression());
-  if (path == "timezone") r.set_timezone(job.timezone());
-  if (path == "metadata") *r.mutable_metadata() = job.metadata();
-  if (path == "status") r.set_status(job.status());
-  if (path == "priority") r.set_priority(job.priority());
-  if (path == "max_retries") r.set_max_retries(job.max_retries());
-  if (path == "timeout") r.set_timeout(job.timeout());
-  if (path == "overlap_policy") r.set_overlap_policy(job.overlap_policy());
-  if (path == "misfire_policy") r.set_misfire_policy(job.misfire_policy());
-  if (path == "constraints") *r.mutable_constraints() = job.constraints();
-  if (path == "executor") *r.mutable_executor() = job.executor();
-  if (path == "resources") *r.mutable_resources() = job.resources();
-  if (path == "retry_backoff") *r.mutable_retry_backoff() = job.retry_backoff();
-}
-
-}  // namespace
 
 v1::UpdateJobRequest ToUpdateRequest(const std::string& id, const v1::JobResponse& job,
                                      const std::vector<std::string>& paths) {

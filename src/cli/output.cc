@@ -89,7 +89,8 @@ absl::Status PrintJson(std::ostream& out, const google::protobuf::Message& messa
   std::string json;
   const auto status = google::protobuf::util::MessageToJsonString(message, &json, options);
   if (!status.ok()) {
-    return absl::InternalError(absl::StrCat("cannot print the response as JSON: ", status.ToString()));
+    return absl::InternalError(
+        absl::StrCat("cannot print the response as JSON: ", status.ToString()));
   }
   // add_whitespace output already ends with a newline.
   out << json;

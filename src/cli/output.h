@@ -41,7 +41,9 @@ class Table {
 // "key: value" lines with the values aligned.
 class KeyValues {
  public:
-  void Add(std::string key, std::string value) { lines_.emplace_back(std::move(key), std::move(value)); }
+  void Add(std::string key, std::string value) {
+    lines_.emplace_back(std::move(key), std::move(value));
+  }
   void Print(std::ostream& out) const;
 
  private:

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <climits>
+#include <string_view>
 #include <memory>
 #include <utility>
 
@@ -69,7 +70,7 @@ absl::StatusOr<CurlSlist> MakeHeaders(const v1::HttpExecutor& http) {
       return absl::InvalidArgumentError(
           absl::StrFormat("http.headers: invalid header name \"%s\"", absl::CHexEscape(name)));
     }
-    if (value.find_first_of(absl::string_view("\r\n\0", 3)) != std::string::npos) {
+    if (value.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos) {
       return absl::InvalidArgumentError(
           absl::StrCat("http.headers[", name, "] contains CR, LF or NUL"));
     }

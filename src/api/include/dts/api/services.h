@@ -3,6 +3,7 @@
 #include "absl/status/statusor.h"
 #include "dts/common/clock.h"
 #include "dts/common/id_generator.h"
+#include "dts/scheduler/job_events.h"
 #include "dts/storage/store.h"
 #include "dts/v1/execution.pb.h"
 #include "dts/v1/job.pb.h"
@@ -15,8 +16,10 @@ namespace dts::api {
 // touches storage. Thread-safe; the dependencies must outlive the object.
 class JobApi {
  public:
-  JobApi(storage::Store* store, const Clock* clock, IdGenerator* ids)
-      : store_(store), clock_(clock), ids_(ids) {}
+  // `events` (may be null) hears about every change once it is stored.
+  JobApi(storage::Store* store, const Clock* clock, IdGenerator* ids,
+         scheduler::JobEvents* events = nullptr)
+      : store_(store), clock_(clock), ids_(ids), events_(events) {}
 
   absl::StatusOr<v1::CreateJobResponse> CreateJob(const v1::CreateJobRequest& request);
   absl::StatusOr<v1::JobResponse> GetJob(const v1::GetJobRequest& request);
@@ -42,6 +45,7 @@ class JobApi {
   storage::Store* store_;
   const Clock* clock_;
   IdGenerator* ids_;
+  scheduler::JobEvents* events_;
 };
 
 class SchedulerApi {

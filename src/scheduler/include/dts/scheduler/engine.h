@@ -14,28 +14,12 @@
 #include "dts/common/clock.h"
 #include "dts/cron/schedule.h"
 #include "dts/model/job.h"
+#include "dts/scheduler/dispatcher.h"
 #include "dts/scheduler/due_index.h"
+#include "dts/scheduler/job_events.h"
 #include "dts/storage/store.h"
 
 namespace dts::scheduler {
-
-// Where the runs the engine records go to be executed. Implementations call
-// Engine::RunFinished() when a dispatched run ends. Thread-safe.
-class RunDispatcher {
- public:
-  virtual ~RunDispatcher() = default;
-  virtual void Dispatch(const Job& job, const Run& run) = 0;
-  virtual void Cancel(const RunId& run) = 0;
-};
-
-// What the API tells the engine about changes it stored.
-class JobEvents {
- public:
-  virtual ~JobEvents() = default;
-  virtual void JobChanged(const Job& job) = 0;
-  virtual void JobDeleted(const JobId& id) = 0;
-  virtual void RunCreated(const Job& job, const Run& run) = 0;
-};
 
 struct EngineOptions {
   // Fires recorded in one storage transaction at most (group commit).

@@ -232,6 +232,17 @@ class QueryReader {
     }
     return *this;
   }
+  QueryReader& Bool(const char* name, std::function<void(bool)> set) {
+    if (auto it = request_.query.find(name); it != request_.query.end()) {
+      bool value = false;
+      if (!absl::SimpleAtob(it->second, &value) && status_.ok()) {
+        status_ = FieldError(name, absl::StrCat("\"", it->second, "\" is not true or false"));
+      }
+      set(value);
+      ++used_;
+    }
+    return *this;
+  }
   absl::Status Finish() const {
     if (!status_.ok()) return status_;
     if (used_ != request_.query.size()) {
@@ -343,8 +354,28 @@ void RegisterHttpRoutes(http::Router& router, JobApi* jobs, SchedulerApi* schedu
   });
   router.Add("DELETE", "/v1/jobs/{id}",
              WithQuery<DeleteJobRequest, DeleteJobResponse>(
-                 auth, IdOnly(&DeleteJobRequest::mutable_id),
+                 auth,
+                 [](const Request& request, const PathParams& params, DeleteJobRequest& m) {
+                   m.set_id(params.at("id"));
+                   return QueryReader(request)
+                       .Known({"cancel_running"})
+                       .Bool("cancel_running", [&m](bool v) { m.set_cancel_running(v); })
+                       .Finish();
+                 },
                  [jobs](const DeleteJobRequest& r) { return jobs->DeleteJob(r); }));
+  router.Add("GET", "/v1/jobs/{id}/executions",
+             WithQuery<ListExecutionsRequest, ListExecutionsResponse>(
+                 auth,
+                 [](const Request& request, const PathParams& params, ListExecutionsRequest& m) {
+                   m.set_job_id(params.at("id"));
+                   return QueryReader(request)
+                       .Known({"status", "page_size", "last_id"})
+                       .String("status", [&m](const std::string& v) { m.set_status(v); })
+                       .Int("page_size", [&m](int v) { m.set_page_size(v); })
+                       .String("last_id", [&m](const std::string& v) { m.set_last_id(v); })
+                       .Finish();
+                 },
+                 [executions](const ListExecutionsRequest& r) { return executions->ListExecutions(r); }));
   router.Add("POST", "/v1/jobs/{id}/cancel",
              WithQuery<CancelJobRequest, JobResponse>(
                  auth, IdOnly(&CancelJobRequest::mutable_id),

@@ -221,7 +221,7 @@ absl::StatusOr<v1::JobResponse> JobApi::UpdateJob(const v1::UpdateJobRequest& r)
 absl::StatusOr<v1::DeleteJobResponse> JobApi::DeleteJob(const v1::DeleteJobRequest& r) {
   if (absl::Status s = CheckId("id", r.id()); !s.ok()) return s;
   if (absl::Status s = store_->DeleteJob(JobId(r.id())); !s.ok()) return s;
-  if (events_ != nullptr) events_->JobDeleted(JobId(r.id()));
+  if (events_ != nullptr) events_->JobDeleted(JobId(r.id()), r.cancel_running());
   v1::DeleteJobResponse response;
   response.set_success(true);
   return response;

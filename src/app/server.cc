@@ -102,8 +102,7 @@ int RunServer(const ServerOptions& opts, cli::Context& ctx) {
   }
   execution::LocalWorker worker(store->get(), executor->get(), ctx.clock, "local");
   scheduler::Engine engine(store->get(), ctx.clock, &worker);
-  worker.set_on_finished(
-      [&engine](const JobId& job, const RunId& run) { engine.RunFinished(job, run); });
+  worker.set_on_finished([&engine](const Run& run) { engine.RunFinished(run); });
   // On every way out: stop firing, then cancel what still runs and record
   // those outcomes, while the worker and the store still exist.
   absl::Cleanup stop_work = [&] {

@@ -10,6 +10,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 
 namespace dts::cron {
 namespace {
@@ -422,6 +423,15 @@ absl::StatusOr<ParsedExpression> ParseExpression(absl::string_view expr) {
     const absl::string_view rest =
         end == absl::string_view::npos ? absl::string_view()
                                       : absl::StripLeadingAsciiWhitespace(text.substr(end));
+    if (absl::EqualsIgnoreCase(name, "@at")) {
+      std::string error;
+      if (rest.empty() || !absl::ParseTime(absl::RFC3339_full, rest, &out.spec.at, &error)) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "invalid @at time \"", rest, "\": expected RFC3339, as in @at 2026-12-01T10:00:00Z"));
+      }
+      out.spec.one_off = true;
+      return out;
+    }
     if (absl::EqualsIgnoreCase(name, "@every")) {
       absl::StatusOr<absl::Duration> interval = ParseEvery(rest);
       if (!interval.ok()) return interval.status();
@@ -442,7 +452,7 @@ absl::StatusOr<ParsedExpression> ParseExpression(absl::string_view expr) {
     }
     return absl::InvalidArgumentError(absl::StrCat(
         "invalid cron expression \"", expr, "\": unknown macro \"", name,
-        "\" (known: @yearly, @annually, @monthly, @weekly, @daily, @midnight, @hourly, @every)"));
+        "\" (known: @yearly, @annually, @monthly, @weekly, @daily, @midnight, @hourly, @every, @at)"));
   }
 
   absl::StatusOr<Spec> spec = ParseFields(text);

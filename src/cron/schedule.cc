@@ -68,9 +68,15 @@ Schedule::Schedule(std::shared_ptr<const Spec> spec, absl::TimeZone zone)
 
 bool Schedule::is_interval() const { return spec_->interval != absl::ZeroDuration(); }
 
+bool Schedule::is_one_off() const { return spec_->one_off; }
+
 absl::Duration Schedule::interval() const { return spec_->interval; }
 
 std::optional<absl::Time> Schedule::Next(absl::Time after, absl::Time anchor) const {
+  if (spec_->one_off) {
+    if (spec_->at > after) return spec_->at;
+    return std::nullopt;
+  }
   if (is_interval()) return NextInterval(after, anchor);
   if (fixed_offset_) return NextFixedOffset(after);
   return NextInZone(after);

@@ -153,6 +153,19 @@ TEST(ScheduleTest, EveryCountsFromAnchor) {
   EXPECT_EQ(Utc(*s->Next(Rfc("2026-01-02T00:00:00Z"), anchor)), "2026-01-02T01:30:00Z");
 }
 
+TEST(ScheduleTest, AtFiresOnce) {
+  absl::StatusOr<Schedule> s = Schedule::Create("@at 2026-12-01T10:00:00Z");
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_TRUE(s->is_one_off());
+  EXPECT_EQ(Utc(*s->Next(Rfc("2026-01-01T00:00:00Z"))), "2026-12-01T10:00:00Z");
+  EXPECT_FALSE(s->Next(Rfc("2026-12-01T10:00:00Z")).has_value());
+  s = Schedule::Create("@at 2026-12-01T10:00:00+01:00");
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(Utc(*s->Next(Rfc("2026-01-01T00:00:00Z"))), "2026-12-01T09:00:00Z");
+  EXPECT_THAT(Schedule::Create("@at tomorrow").status().message(), HasSubstr("invalid @at time"));
+  EXPECT_THAT(Schedule::Create("@at").status().message(), HasSubstr("invalid @at time"));
+}
+
 TEST(ScheduleTest, ZonePrefixOverridesZone) {
   absl::StatusOr<Schedule> s =
       Schedule::Create("CRON_TZ=Asia/Tokyo 0 9 * * *", testing::Zone("America/New_York"));

@@ -38,6 +38,9 @@ struct Spec {
 
   // `@every`: fires at anchor + k * interval. Zero for cron expressions.
   absl::Duration interval = absl::ZeroDuration();
+  // `@at <RFC3339>`: fires once, at this instant.
+  bool one_off = false;
+  absl::Time at;
 
   // Derived at parse time: dow_by_first[w] has bit d set when day d of a month
   // whose first day is weekday w is an allowed weekday.

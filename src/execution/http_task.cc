@@ -52,12 +52,14 @@ bool IsToken(absl::string_view text) {
   });
 }
 
-// Builds the request header list. "Expect:" disables curl's
-// `Expect: 100-continue`, which stalls large bodies for a second on servers
-// that ignore it, unless the job sets Expect itself.
+// Builds the request header list. The request carries the job's headers and
+// none that curl would invent: "Expect:" disables `Expect: 100-continue`
+// (which stalls large bodies for a second on servers that ignore it) and
+// "Content-Type:" the form-encoding type curl gives every body.
 absl::StatusOr<CurlSlist> MakeHeaders(const v1::HttpExecutor& http) {
   CurlSlist list;
   bool has_expect = false;
+  bool has_content_type = false;
   auto append = [&list](const std::string& line) {
     curl_slist* grown = curl_slist_append(list.get(), line.c_str());
     if (grown == nullptr) return false;
@@ -75,12 +77,13 @@ absl::StatusOr<CurlSlist> MakeHeaders(const v1::HttpExecutor& http) {
           absl::StrCat("http.headers[", name, "] contains CR, LF or NUL"));
     }
     has_expect = has_expect || absl::EqualsIgnoreCase(name, "expect");
+    has_content_type = has_content_type || absl::EqualsIgnoreCase(name, "content-type");
     // "Name;" is curl's way of sending a header with an empty value.
     if (!append(value.empty() ? absl::StrCat(name, ";") : absl::StrCat(name, ": ", value))) {
       return absl::ResourceExhaustedError("curl_slist_append failed");
     }
   }
-  if (!has_expect && !append("Expect:")) {
+  if ((!has_expect && !append("Expect:")) || (!has_content_type && !append("Content-Type:"))) {
     return absl::ResourceExhaustedError("curl_slist_append failed");
   }
   return list;

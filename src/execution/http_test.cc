@@ -227,6 +227,7 @@ TEST_F(HttpTest, PostWithoutBodySendsAnEmptyOne) {
   ASSERT_EQ(server.requests().size(), 1u);
   EXPECT_EQ(server.requests()[0].method, "POST");
   EXPECT_EQ(server.requests()[0].headers["Content-Length"], "0");
+  EXPECT_EQ(server.requests()[0].headers.count("Content-Type"), 0u);  // none invented
 }
 
 TEST_F(HttpTest, RedirectsAreFollowed) {

@@ -149,6 +149,7 @@ RunOutcome LocalExecutor::ImmediateOutcome(RunStatus status, absl::string_view e
 }
 
 absl::Status LocalExecutor::Start(RunRequest request, DoneCallback done) {
+  if (done == nullptr) return absl::InvalidArgumentError("Start: done callback is empty");
   JoinFinishedThreads();
   RunId id = request.run_id;
   // Built before taking the lock: creating a task makes system calls.

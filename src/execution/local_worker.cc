@@ -101,7 +101,7 @@ void LocalWorker::Finish(Run run, RunOutcome outcome) {
   *run.mutable_start_time() = ToProto(outcome.start_time);
   *run.mutable_end_time() = ToProto(outcome.end_time);
   (void)store_->UpdateRun(run);
-  if (on_finished_) on_finished_(JobId(run.job_id()), RunId(run.id()));
+  if (on_finished_) on_finished_(run);
 }
 
 }  // namespace dts::execution

@@ -38,18 +38,9 @@ Engine::JobState* Engine::StateOf(const JobId& id) {
 }
 
 void Engine::Index(const Job& job) {
+  // Every known job keeps its state (its active runs matter for overlap and
+  // cancel even while paused); only the ones that fire sit in the index.
   JobState* state = StateOf(JobId(job.id()));
-  if (!Fires(job)) {
-    if (state != nullptr) Unindex(JobId(job.id()));
-    return;
-  }
-  absl::StatusOr<absl::TimeZone> zone = cron::LoadZone(job.timezone());
-  absl::StatusOr<cron::Schedule> schedule =
-      zone.ok() ? cron::Schedule::Create(job.cron_expression(), *zone) : zone.status();
-  if (!schedule.ok()) {
-    if (state != nullptr) Unindex(JobId(job.id()));
-    return;  // validated on the way in; a stored job that no longer parses does not fire
-  }
   if (state == nullptr) {
     uint32_t slot;
     if (!free_slots_.empty()) {
@@ -65,14 +56,19 @@ void Engine::Index(const Job& job) {
     slot_by_job_[JobId(job.id())] = slot;
   }
   state->job = job;
-  state->schedule = *schedule;
-  state->anchor = job.has_schedule_anchor() ? FromProto(job.schedule_anchor()) : clock_->Now();
   state->generation = next_generation_++;
+  state->anchor = job.has_schedule_anchor() ? FromProto(job.schedule_anchor()) : clock_->Now();
+  state->schedule.reset();
+  absl::StatusOr<absl::TimeZone> zone = cron::LoadZone(job.timezone());
+  if (zone.ok()) {
+    absl::StatusOr<cron::Schedule> schedule = cron::Schedule::Create(job.cron_expression(), *zone);
+    // Validated on the way in; a stored job that no longer parses does not fire.
+    if (schedule.ok()) state->schedule = *schedule;
+  }
   std::optional<absl::Time> due;
-  if (job.has_next_run()) {
-    due = FromProto(job.next_run());
-  } else {
-    due = state->schedule->Next(clock_->Now(), state->anchor);
+  if (Fires(job) && state->schedule) {
+    due = job.has_next_run() ? FromProto(job.next_run())
+                             : state->schedule->Next(clock_->Now(), state->anchor);
   }
   if (due) {
     index_.Upsert(state->slot, Micros(*due));
@@ -140,6 +136,9 @@ void Engine::PlanFires(JobState& state, absl::Time due, absl::Time now, std::vec
     Pending p{{}, state.slot, state.generation, false, due};
     p.record.next_run = next;
     p.record.last_run = scheduled;
+    if (!next && state.schedule->is_one_off()) {
+      p.record.job_status = std::string(JobStatusName(JobStatus::kCompleted));
+    }
     if (missed > 1 && misfire == MisfirePolicy::kSkip) {
       p.record.run = NewRun(state, scheduled, RunStatus::kMissed, trigger, now);
       p.record.run.set_error(absl::StrCat(missed, " scheduled times passed while the scheduler was "
@@ -163,6 +162,7 @@ void Engine::PlanFires(JobState& state, absl::Time due, absl::Time now, std::vec
 absl::StatusOr<int> Engine::FireDue() {
   absl::MutexLock fire_lock(&fire_mu_);
   const absl::Time now = clock_->Now();
+  StartDueRetries(now);
   int recorded = 0;
   while (true) {
     std::vector<Pending> plan;
@@ -205,6 +205,7 @@ absl::StatusOr<int> Engine::Commit(std::vector<Pending>& plan, const std::vector
         index_.Upsert(p.slot, Micros(*p.record.next_run));
       }
       *state->job.mutable_last_run() = ToProto(p.record.last_run);
+      if (p.record.job_status) state->job.set_status(*p.record.job_status);
       if (!(*stored)[i]) continue;  // recorded before (recovery, or a zombie): never twice
       ++recorded;
       if (p.dispatch) {
@@ -232,7 +233,7 @@ absl::Status Engine::Recover() {
     if (page->next_page.empty()) break;
     query.after_id = page->next_page;
   }
-  for (const RunStatus status : {RunStatus::kPending, RunStatus::kRunning}) {
+  for (const RunStatus status : {RunStatus::kPending, RunStatus::kRunning, RunStatus::kRetrying}) {
     storage::ListRunsQuery runs;
     runs.status = std::string(RunStatusName(status));
     runs.page_size = 1000;
@@ -246,6 +247,12 @@ absl::Status Engine::Recover() {
           run.set_error("interrupted: the server stopped while the run was running");
           *run.mutable_end_time() = ToProto(clock_->Now());
           if (absl::Status s = store_->UpdateRun(run); !s.ok()) return s;
+          RunFinished(run);  // retries apply as to any failed attempt
+          continue;
+        }
+        if (status == RunStatus::kRetrying) {
+          absl::MutexLock lock(&mu_);
+          QueueRetry(run);
           continue;
         }
         absl::StatusOr<Job> job = store_->GetJob(JobId(run.job_id()));
@@ -266,9 +273,16 @@ void Engine::JobChanged(const Job& job) {
   cv_.Signal();
 }
 
-void Engine::JobDeleted(const JobId& id) {
-  absl::MutexLock lock(&mu_);
-  Unindex(id);
+void Engine::JobDeleted(const JobId& id, bool cancel_running) {
+  std::vector<RunId> active;
+  {
+    absl::MutexLock lock(&mu_);
+    if (JobState* state = StateOf(id); state != nullptr) active = state->active;
+    Unindex(id);
+  }
+  if (cancel_running) {
+    for (const RunId& run : active) dispatcher_->Cancel(run);
+  }
 }
 
 void Engine::RunCreated(const Job& job, const Run& run) {
@@ -281,11 +295,75 @@ void Engine::RunCreated(const Job& job, const Run& run) {
   dispatcher_->Dispatch(job, run);
 }
 
-void Engine::RunFinished(const JobId& job, const RunId& run) {
+absl::Duration RetryDelay(const v1::RetryBackoff& backoff, int failed_attempt,
+                          double jitter_factor) {
+  const double initial = backoff.initial_seconds() > 0 ? backoff.initial_seconds() : 1.0;
+  const double cap = backoff.max_seconds() > 0 ? backoff.max_seconds() : 300.0;
+  const double multiplier = backoff.multiplier() > 0 ? backoff.multiplier() : 2.0;
+  double seconds = initial;
+  for (int i = 1; i < failed_attempt && seconds < cap; ++i) seconds *= multiplier;
+  seconds = std::min(seconds, cap) * jitter_factor;
+  return absl::Seconds(std::min(seconds, cap));
+}
+
+void Engine::RunFinished(const Run& run) {
+  const std::optional<RunStatus> status = ParseRunStatus(run.status());
+  const bool failed = status == RunStatus::kFailed || status == RunStatus::kTimedOut;
+  Run next;
+  {
+    absl::MutexLock lock(&mu_);
+    JobState* state = StateOf(JobId(run.job_id()));
+    if (state == nullptr) return;
+    std::erase(state->active, RunId(run.id()));
+    if (!failed || run.attempt() > state->job.max_retries()) return;
+    const double jitter =
+        options_.jitter ? options_.jitter() : absl::Uniform<double>(bitgen_, 0.8, 1.2);
+    const absl::Time now = clock_->Now();
+    next.set_id(ScheduledRunId(JobId(run.job_id()), FromProto(run.scheduled_time()),
+                               run.attempt() + 1)
+                    .value());
+    next.set_job_id(run.job_id());
+    next.set_status(std::string(RunStatusName(RunStatus::kRetrying)));
+    next.set_trigger(std::string(TriggerName(Trigger::kRetry)));
+    next.set_attempt(run.attempt() + 1);
+    *next.mutable_scheduled_time() = run.scheduled_time();
+    *next.mutable_created_at() = ToProto(now);
+    *next.mutable_retry_at() =
+        ToProto(now + RetryDelay(state->job.retry_backoff(), run.attempt(), jitter));
+  }
+  // The attempt is recorded before it is scheduled, so a restart finds it.
+  // ALREADY_EXISTS: this end was reported before; its retry exists already.
+  if (!store_->CreateRun(next).ok()) return;
   absl::MutexLock lock(&mu_);
-  JobState* state = StateOf(job);
-  if (state == nullptr) return;
-  std::erase(state->active, run);
+  QueueRetry(next);
+  wake_ = true;
+  cv_.Signal();
+}
+
+void Engine::QueueRetry(const Run& run) {
+  if (!retry_ids_.insert(run.id()).second) return;
+  retries_.emplace(FromProto(run.retry_at()), run);
+}
+
+void Engine::StartDueRetries(absl::Time now) {
+  std::vector<std::pair<Job, Run>> starts;
+  {
+    absl::MutexLock lock(&mu_);
+    while (!retries_.empty() && retries_.begin()->first <= now) {
+      Run run = std::move(retries_.begin()->second);
+      retries_.erase(retries_.begin());
+      retry_ids_.erase(run.id());
+      JobState* state = StateOf(JobId(run.job_id()));
+      if (state == nullptr) continue;  // the job was deleted, and its runs with it
+      run.set_status(std::string(RunStatusName(RunStatus::kPending)));
+      state->active.push_back(RunId(run.id()));
+      starts.emplace_back(state->job, std::move(run));
+    }
+  }
+  for (auto& [job, run] : starts) {
+    (void)store_->UpdateRun(run);
+    dispatcher_->Dispatch(job, run);
+  }
 }
 
 std::optional<absl::Time> Engine::NextFire(const JobId& job) const {
@@ -325,6 +403,7 @@ void Engine::Loop() {
       while (!stop_ && !wake_) {
         absl::Time deadline =
             index_.empty() ? absl::InfiniteFuture() : absl::FromUnixMicros(index_.Earliest().due_micros);
+        if (!retries_.empty()) deadline = std::min(deadline, retries_.begin()->first);
         deadline = std::max(deadline, not_before);
         if (clock_->Now() >= deadline) break;
         // Sleeps until the earliest due instant; JobChanged() and Stop() wake it.

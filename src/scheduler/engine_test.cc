@@ -66,7 +66,9 @@ class EngineTest : public ::testing::Test {
   void Restart() {
     engine_.reset();
     dispatcher_ = std::make_unique<RecordingDispatcher>();
-    engine_ = std::make_unique<Engine>(store_.get(), &clock_, dispatcher_.get());
+    EngineOptions options;
+    options.jitter = [] { return 1.0; };
+    engine_ = std::make_unique<Engine>(store_.get(), &clock_, dispatcher_.get(), options);
     ASSERT_TRUE(engine_->Recover().ok());
   }
 
@@ -220,7 +222,9 @@ TEST_F(EngineTest, OverlapForbidSkipsWhileARunIsActive) {
   storage::ListRunsQuery skipped;
   skipped.status = "SKIPPED";
   EXPECT_EQ(store_->ListRuns(skipped).value().total, 1);
-  engine_->RunFinished(JobId(kJob), RunId(first));
+  dts::Run finished = dispatcher_->dispatched()[0];
+  finished.set_status("COMPLETED");
+  engine_->RunFinished(finished);
   clock_.Advance(absl::Minutes(1));
   EXPECT_EQ(Fire(), 1);
   EXPECT_EQ(dispatcher_->dispatched().size(), 2u);
@@ -255,7 +259,7 @@ TEST_F(EngineTest, PausedJobsDoNotFireAndResumeDoesNotCatchUp) {
 
 TEST_F(EngineTest, DeletedJobsStopFiring) {
   AddJob(kJob, "* * * * *");
-  engine_->JobDeleted(JobId(kJob));
+  engine_->JobDeleted(JobId(kJob), /*cancel_running=*/false);
   ASSERT_TRUE(store_->DeleteJob(JobId(kJob)).ok());
   clock_.Advance(absl::Minutes(5));
   EXPECT_EQ(Fire(), 0);
@@ -296,6 +300,102 @@ TEST_F(EngineTest, RecoverRedispatchesPendingAndFailsInterruptedRuns) {
   const dts::Run failed = store_->GetRun(RunId(running.id())).value();
   EXPECT_EQ(failed.status(), "FAILED");
   EXPECT_THAT(failed.error(), ::testing::HasSubstr("interrupted"));
+}
+
+TEST_F(EngineTest, OneOffJobFiresOnceThenCompletes) {
+  AddJob(kJob, "@at 2026-01-01T00:10:00Z");
+  clock_.Advance(absl::Minutes(10));
+  EXPECT_EQ(Fire(), 1);
+  clock_.Advance(absl::Hours(24));
+  EXPECT_EQ(Fire(), 0);
+  const Job job = store_->GetJob(JobId(kJob)).value();
+  EXPECT_EQ(job.status(), "COMPLETED");
+  EXPECT_FALSE(job.has_next_run());
+  Restart();
+  clock_.Advance(absl::Hours(24));
+  EXPECT_EQ(Fire(), 0);
+  EXPECT_EQ(RunsOf(kJob).size(), 1u);
+}
+
+TEST(RetryDelayTest, GrowsExponentiallyUpToTheCap) {
+  v1::RetryBackoff defaults;
+  EXPECT_EQ(RetryDelay(defaults, 1, 1.0), absl::Seconds(1));
+  EXPECT_EQ(RetryDelay(defaults, 2, 1.0), absl::Seconds(2));
+  EXPECT_EQ(RetryDelay(defaults, 4, 1.0), absl::Seconds(8));
+  EXPECT_EQ(RetryDelay(defaults, 30, 1.0), absl::Minutes(5));
+  EXPECT_EQ(RetryDelay(defaults, 30, 1.2), absl::Minutes(5));  // jitter never passes the cap
+  EXPECT_EQ(RetryDelay(defaults, 1, 0.8), absl::Milliseconds(800));
+  v1::RetryBackoff custom;
+  custom.set_initial_seconds(10);
+  custom.set_multiplier(3);
+  custom.set_max_seconds(60);
+  EXPECT_EQ(RetryDelay(custom, 2, 1.0), absl::Seconds(30));
+  EXPECT_EQ(RetryDelay(custom, 3, 1.0), absl::Seconds(60));
+}
+
+TEST_F(EngineTest, FailedAttemptsAreRetriedWithBackoffThenGiveUp) {
+  Job job = AddJob(kJob, "0 0 1 1 *");
+  job.set_max_retries(2);
+  ASSERT_TRUE(store_->UpdateJob(job).ok());
+  engine_->JobChanged(job);
+  dts::Run first;
+  first.set_id(ScheduledRunId(JobId(kJob), clock_.Now(), 1).value());
+  first.set_job_id(kJob);
+  first.set_attempt(1);
+  first.set_status("FAILED");
+  *first.mutable_scheduled_time() = ToProto(clock_.Now());
+  ASSERT_TRUE(store_->CreateRun(first).ok());
+  engine_->RunFinished(first);
+  const std::string second_id = ScheduledRunId(JobId(kJob), clock_.Now(), 2).value();
+  dts::Run second = store_->GetRun(RunId(second_id)).value();
+  EXPECT_EQ(second.status(), "RETRYING");
+  EXPECT_EQ(second.trigger(), "RETRY");
+  EXPECT_EQ(second.attempt(), 2);
+  EXPECT_EQ(FromProto(second.retry_at()), clock_.Now() + absl::Seconds(1));
+  engine_->RunFinished(first);  // reported twice: still one retry
+  Fire();
+  EXPECT_THAT(dispatcher_->dispatched(), IsEmpty());  // not before the backoff
+  clock_.Advance(absl::Seconds(1));
+  Fire();
+  ASSERT_EQ(dispatcher_->dispatched().size(), 1u);
+  EXPECT_EQ(dispatcher_->dispatched()[0].id(), second_id);
+  second = dispatcher_->dispatched()[0];
+  second.set_status("TIMED_OUT");
+  engine_->RunFinished(second);
+  const std::string third_id = ScheduledRunId(JobId(kJob), FromProto(first.scheduled_time()), 3).value();
+  EXPECT_EQ(FromProto(store_->GetRun(RunId(third_id)).value().retry_at()),
+            clock_.Now() + absl::Seconds(2));
+  clock_.Advance(absl::Seconds(2));
+  Fire();
+  ASSERT_EQ(dispatcher_->dispatched().size(), 2u);
+  dts::Run third = dispatcher_->dispatched()[1];
+  third.set_status("FAILED");
+  engine_->RunFinished(third);  // attempt 3 > max_retries 2: no more
+  storage::ListRunsQuery retrying;
+  retrying.status = "RETRYING";
+  EXPECT_EQ(store_->ListRuns(retrying).value().total, 0);
+  EXPECT_EQ(RunsOf(kJob).size(), 3u);
+}
+
+TEST_F(EngineTest, PendingRetrySurvivesARestartAndStartsOnce) {
+  Job job = AddJob(kJob, "0 0 1 1 *");
+  job.set_max_retries(1);
+  ASSERT_TRUE(store_->UpdateJob(job).ok());
+  engine_->JobChanged(job);
+  dts::Run first;
+  first.set_id(ScheduledRunId(JobId(kJob), clock_.Now(), 1).value());
+  first.set_job_id(kJob);
+  first.set_attempt(1);
+  first.set_status("FAILED");
+  *first.mutable_scheduled_time() = ToProto(clock_.Now());
+  ASSERT_TRUE(store_->CreateRun(first).ok());
+  engine_->RunFinished(first);
+  Restart();
+  clock_.Advance(absl::Seconds(5));
+  Fire();
+  Fire();
+  ASSERT_EQ(dispatcher_->dispatched().size(), 1u);
+  EXPECT_EQ(dispatcher_->dispatched()[0].attempt(), 2);
 }
 
 }  // namespace

@@ -1,8 +1,10 @@
 """Fixtures that run the real `dts` binary: a server on port 0 with a fresh
 SQLite data dir, and helpers to call its HTTP API and CLI."""
 
+import calendar
 import json
 import os
+import re
 import signal
 import subprocess
 import tempfile
@@ -98,3 +100,71 @@ def server(data_dir):
     s = Server(data_dir)
     yield s
     s.stop()
+
+
+# ---- helpers for the run tests (test_runs.py, test_crash.py) ----
+
+_TIME_RE = re.compile(r"^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?Z$")
+
+
+def time_parts(value):
+    """An RFC 3339 UTC timestamp ("2026-03-07T07:30:00.004Z") as
+    (whole seconds since the epoch, nanoseconds)."""
+    m = _TIME_RE.match(value)
+    assert m, f"not an RFC 3339 UTC timestamp: {value!r}"
+    seconds = calendar.timegm(tuple(int(m.group(i)) for i in range(1, 7)))
+    nanos = int((m.group(7) or "0").ljust(9, "0"))
+    return seconds, nanos
+
+
+def parse_time(value):
+    """An RFC 3339 UTC timestamp as float seconds since the epoch."""
+    seconds, nanos = time_parts(value)
+    return seconds + nanos / 1e9
+
+
+def wait_for(predicate, timeout=30.0, interval=0.05, message="condition"):
+    """Calls predicate() until it returns something truthy and returns that;
+    fails the test (never hangs) after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while True:
+        last = predicate()
+        if last:
+            return last
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout}s waiting for {message}; last value: {last!r}")
+        time.sleep(interval)
+
+
+def list_runs(server, job_id=None, status=None, page_size=1000):
+    """Every run (GET /v1/executions), paged through to the end."""
+    runs = []
+    last_id = ""
+    while True:
+        query = [f"page_size={page_size}"]
+        if job_id:
+            query.append(f"job_id={job_id}")
+        if status:
+            query.append(f"status={status}")
+        if last_id:
+            query.append(f"last_id={last_id}")
+        code, page = server.request("GET", "/v1/executions?" + "&".join(query))
+        assert code == 200, page
+        runs.extend(page["executions"])
+        last_id = page["next_page"]
+        if not last_id:
+            return runs
+
+
+def create_job(server, **fields):
+    """POST /v1/jobs with `fields` (name defaults to "job"); returns the id."""
+    code, body = server.request("POST", "/v1/jobs", {"name": "job", **fields})
+    assert code == 200, body
+    return body["job_id"]
+
+
+def get_job(server, job_id):
+    code, body = server.request("GET", f"/v1/jobs/{job_id}")
+    assert code == 200, (job_id, body)
+    return body

@@ -116,7 +116,8 @@ constexpr std::array<const char*, kSqlCount> kSqlTexts = [] {
   at(Sql::kPageRunsByJobAndStatus) =
       "SELECT data, id FROM runs WHERE job_id = ?1 AND status = ?2 AND id > ?3 "
       "ORDER BY id LIMIT ?4";
-  at(Sql::kUpdateJobData) = "UPDATE jobs SET next_run = ?2, data = ?3 WHERE id = ?1";
+  at(Sql::kUpdateJobData) =
+      "UPDATE jobs SET next_run = ?2, data = ?3, status = ?4 WHERE id = ?1";
   return t;
 }();
 
@@ -515,7 +516,7 @@ absl::Status SqliteStore::WriteJobScheduleLocked(Connection& conn, const Job& jo
   } else {
     bind.Null(2);
   }
-  bind.Blob(3, data);
+  bind.Blob(3, data).Text(4, job.status());
   if (bind.rc() != SQLITE_OK) return SqliteError(bind.rc(), conn.db(), "write job: bind");
   return StepDone(conn.db(), stmt, absl::StrCat("write job ", job.id()));
 }
@@ -711,6 +712,7 @@ absl::StatusOr<std::vector<bool>> SqliteStore::RecordFires(const std::vector<Fir
       *j.mutable_last_run() =
           google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(fire.last_run));
       if (stored[i]) j.set_last_status(fire.run.status());
+      if (fire.job_status) j.set_status(*fire.job_status);
       if (absl::Status w = WriteJobScheduleLocked(conn, j); !w.ok()) return w;
     }
     return absl::OkStatus();

@@ -41,6 +41,8 @@ class Schedule {
   const absl::TimeZone& zone() const { return zone_; }
   // True for `@every <duration>` schedules.
   bool is_interval() const;
+  // True for `@at <time>` schedules, which fire once.
+  bool is_one_off() const;
   // The interval of an `@every` schedule; zero otherwise.
   absl::Duration interval() const;
   const Spec& spec() const { return *spec_; }

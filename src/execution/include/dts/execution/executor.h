@@ -59,9 +59,10 @@ class Executor {
 
   // Begins the run and returns without waiting for the work. OK: `done` will be
   // called exactly once. FAILED_PRECONDITION after Shutdown(), ALREADY_EXISTS
-  // when a run with this id is still running, RESOURCE_EXHAUSTED when no thread
-  // can be started: `done` is then never called. A bad executor spec (empty
-  // argv, ...) is not an error here: the run FAILS through `done`.
+  // while a run with this id is running, INVALID_ARGUMENT for an empty `done`:
+  // `done` is then never called. Anything wrong with the run itself (empty
+  // argv, no thread or descriptor to be had) is not an error here: the run
+  // FAILS through `done`, with the reason in RunOutcome::error.
   virtual absl::Status Start(RunRequest request, DoneCallback done) = 0;
 
   // Stops the run; its outcome is CANCELLED unless it already finished. A

@@ -16,7 +16,8 @@ namespace dts::execution {
 // executor and clock must outlive it.
 class LocalWorker final : public scheduler::RunDispatcher {
  public:
-  using FinishedCallback = std::function<void(const JobId&, const RunId&)>;
+  // Receives the final record of each run.
+  using FinishedCallback = std::function<void(const Run&)>;
 
   LocalWorker(storage::Store* store, Executor* executor, const Clock* clock, std::string worker_id,
               size_t max_output_bytes = 64 * 1024);

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -8,6 +10,8 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/random/random.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -28,7 +32,15 @@ struct EngineOptions {
   int run_all_cap = 100;
   // How long to wait before retrying after storage refused a batch.
   absl::Duration storage_retry = absl::Seconds(1);
+  // Multiplies each retry delay; returns a factor in [0.8, 1.2) by default.
+  // Tests set a constant.
+  std::function<double()> jitter;
 };
+
+// The delay before retry attempt `failed_attempt + 1` of a job: initial
+// (default 1 s) x multiplier (default 2) ^ (failed_attempt - 1), capped at
+// max (default 5 min), times `jitter_factor`, and never above the cap.
+absl::Duration RetryDelay(const v1::RetryBackoff& backoff, int failed_attempt, double jitter_factor);
 
 // The firing engine of the embedded deployment. It keeps every job that
 // fires in a due-time index, sleeps until the earliest due instant, and
@@ -58,11 +70,13 @@ class Engine final : public JobEvents {
 
   // JobEvents
   void JobChanged(const Job& job) override;
-  void JobDeleted(const JobId& id) override;
+  void JobDeleted(const JobId& id, bool cancel_running) override;
   void RunCreated(const Job& job, const Run& run) override;
 
-  // Called by the dispatcher when a run it was given has ended.
-  void RunFinished(const JobId& job, const RunId& run);
+  // Called by the dispatcher with the final record of a run it was given.
+  // A FAILED or TIMED_OUT attempt of a job with retries left gets its next
+  // attempt recorded as RETRYING and started after the backoff.
+  void RunFinished(const Run& run);
   // The next fire the engine will make for `job`, if it is indexed.
   std::optional<absl::Time> NextFire(const JobId& job) const;
   size_t indexed_jobs() const;
@@ -98,6 +112,9 @@ class Engine final : public JobEvents {
   Run NewRun(const JobState& state, absl::Time scheduled, RunStatus status, Trigger trigger,
              absl::Time now) const;
   void Loop();
+  // Starts the retries that are due; part of FireDue().
+  void StartDueRetries(absl::Time now);
+  void QueueRetry(const Run& run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   storage::Store* const store_;
   const Clock* const clock_;
@@ -110,6 +127,11 @@ class Engine final : public JobEvents {
   std::vector<std::unique_ptr<JobState>> jobs_ ABSL_GUARDED_BY(mu_);  // by slot
   std::vector<uint32_t> free_slots_ ABSL_GUARDED_BY(mu_);
   uint64_t next_generation_ ABSL_GUARDED_BY(mu_) = 1;
+  // Attempts waiting for their backoff, by start time.
+  std::multimap<absl::Time, Run> retries_ ABSL_GUARDED_BY(mu_);
+  // Ids in retries_, so an attempt is never queued (and started) twice.
+  absl::flat_hash_set<std::string> retry_ids_ ABSL_GUARDED_BY(mu_);
+  absl::BitGen bitgen_ ABSL_GUARDED_BY(mu_);
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   bool wake_ ABSL_GUARDED_BY(mu_) = false;
   absl::CondVar cv_;

@@ -11,7 +11,8 @@ class JobEvents {
  public:
   virtual ~JobEvents() = default;
   virtual void JobChanged(const Job& job) = 0;
-  virtual void JobDeleted(const JobId& id) = 0;
+  // With `cancel_running`, the job's active runs are cancelled too.
+  virtual void JobDeleted(const JobId& id, bool cancel_running) = 0;
   // A run the API recorded (a manual trigger) that should now be executed.
   virtual void RunCreated(const Job& job, const Run& run) = 0;
 };

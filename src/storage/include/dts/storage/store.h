@@ -46,6 +46,8 @@ struct FireRecord {
   std::optional<absl::Time> next_run;
   // The scheduled time this record accounts for (the job's last_run).
   absl::Time last_run;
+  // When set, the job's new status (a one-off job becomes COMPLETED).
+  std::optional<std::string> job_status = std::nullopt;
 };
 
 // Durable storage for jobs and runs. Implementations are thread-safe.

@@ -1,0 +1,230 @@
+#!/usr/bin/env bash
+# The benchmark suite (`make bench`): builds what it needs, runs every
+# benchmark, and prints one summary table at the end. docs/benchmarks.md
+# explains the method and holds the recorded figures.
+#
+#   1. cron_bench            next()/parse of the cron library
+#   2. engine_bench          due index and Engine::FireDue, 1M jobs, one core
+#   3. e2e_bench             `dts server` firing 10k noop jobs every second (SQLite)
+#   4. QuartzBench           Quartz 2 RAMJobStore, 2 threads: the same two shapes
+#   5. wrk / grpc_load       API load on `dts server`, and bare Beast (http_hello)
+#
+# Servers listen on port 0 (--ready-file), data goes to a temp dir, and every
+# process started here is stopped on exit. Knobs (environment):
+#   BUILD_DIR (build)  API_SECONDS (10)  E2E_JOBS (10000)  E2E_SECONDS (20)
+#   ENGINE_JOBS (1000000)  ENGINE_REPS (3)  QUARTZ_DRAIN_JOBS (= ENGINE_JOBS)
+#   WRK_CONNECTIONS (64)  SKIP ("cron engine e2e quartz api": parts to skip)
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+
+BUILD_DIR=${BUILD_DIR:-build}
+JOBS=${JOBS:-$(nproc)}
+API_SECONDS=${API_SECONDS:-10}
+E2E_JOBS=${E2E_JOBS:-10000}
+E2E_SECONDS=${E2E_SECONDS:-20}
+ENGINE_JOBS=${ENGINE_JOBS:-1000000}
+ENGINE_REPS=${ENGINE_REPS:-3}
+QUARTZ_DRAIN_JOBS=${QUARTZ_DRAIN_JOBS:-$ENGINE_JOBS}
+WRK_CONNECTIONS=${WRK_CONNECTIONS:-64}
+SKIP=${SKIP:-}
+B=$BUILD_DIR
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/dts-bench.XXXXXX")
+PIDS=()
+cleanup() {
+  local pid
+  for pid in "${PIDS[@]}"; do
+    if kill -0 "$pid" 2>/dev/null; then
+      kill -TERM "$pid" 2>/dev/null || true
+      for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      kill -KILL "$pid" 2>/dev/null || true
+      wait "$pid" 2>/dev/null || true
+    fi
+  done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+step() { printf '\n== %s (%s, load %s)\n' "$1" "$(date -u +%H:%M:%S)" "$(cut -d' ' -f1-3 /proc/loadavg)"; }
+skip() { [[ " $SKIP " == *" $1 "* ]]; }
+
+# Summary rows: name | figure | goal | verdict
+ROWS=()
+row() { ROWS+=("$1|$2|$3|$4"); }
+# verdict VALUE OP GOAL  (OP: ge or le)
+verdict() {
+  awk -v v="$1" -v g="$3" -v op="$2" 'BEGIN {
+    if (v == "" || v == "n/a") { print "?"; exit }
+    ok = (op == "ge") ? (v + 0 >= g + 0) : (v + 0 <= g + 0)
+    print ok ? "met" : "MISSED" }'
+}
+# field KEY FILE: value of KEY=... on the RESULT line of FILE
+field() { grep '^RESULT' "$2" | tail -1 | tr ' ' '\n' | sed -n "s/^$1=//p"; }
+fmt() { awk -v v="$1" 'BEGIN { if (v == "") print "n/a"; else printf "%.0f", v }'; }
+
+# Starts `dts server` on port 0 with a fresh data dir; sets SERVER_PID,
+# GRPC_ADDR, HTTP_ADDR, DATA_DIR.
+start_server() {
+  local name=$1
+  DATA_DIR=$WORK/$name
+  mkdir -p "$DATA_DIR"
+  local ready=$WORK/$name.ready
+  "$B/dts" server --data-dir "$DATA_DIR" --grpc-addr 127.0.0.1:0 --http-addr 127.0.0.1:0 \
+    --ready-file "$ready" >"$WORK/$name.log" 2>&1 &
+  SERVER_PID=$!
+  PIDS+=("$SERVER_PID")
+  for _ in $(seq 300); do
+    [[ -s $ready ]] && break
+    kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/$name.log" >&2; echo "dts server died" >&2; exit 1; }
+    sleep 0.05
+  done
+  [[ -s $ready ]] || { echo "dts server did not become ready" >&2; exit 1; }
+  GRPC_ADDR=$(jq -r .grpc "$ready")
+  HTTP_ADDR=$(jq -r .http "$ready")
+}
+stop_pid() {
+  local pid=$1
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+wrk_rate() { sed -n 's/^Requests\/sec: *//p' "$1"; }
+wrk_non2xx() { local n; n=$(sed -n 's/^ *Non-2xx or 3xx responses: *//p' "$1"); echo "${n:-0}"; }
+wrk_p99() { sed -n 's/^ *99% *//p' "$1"; }
+
+step "machine"
+nproc
+lscpu | grep -E '^(Model name|CPU\(s\)|Thread|Core|Hypervisor)' || true
+free -m | head -2
+uptime
+
+step "build ($B)"
+[[ -f $B/build.ninja ]] || cmake -S . -B "$B" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+grep -q 'CMAKE_BUILD_TYPE:STRING=Release' "$B/CMakeCache.txt" ||
+  echo "warning: $B is not a Release build; figures will be low" >&2
+cmake --build "$B" -j "$JOBS" --target dts cron_bench engine_bench e2e_bench grpc_load http_hello
+
+# ---- 1. cron ----
+if ! skip cron; then
+  step "cron_bench"
+  "$B/bench/cron_bench" --benchmark_repetitions=3 --benchmark_report_aggregates_only=true \
+    --benchmark_min_time=0.2 --benchmark_out="$WORK/cron.json" --benchmark_out_format=json
+  # The slowest median next() of the UTC cases (goal 100 ns for the common
+  # ones, 1 µs for L/W/#), of the DST-zone cases (300 ns), and of parse (1 µs).
+  cron_max() {
+    jq -r --arg re "$1" '[.benchmarks[] | select(.aggregate_name=="median" and (.run_name|test($re)))
+      | .cpu_time] | max // empty' "$WORK/cron.json"
+  }
+  v=$(cron_max '^next/.*UTC'); row "cron next(), UTC, slowest median (ns)" "$(fmt "$v")" "≤ 1000 (≤ 100 common)" "$(verdict "$v" le 1000)"
+  v=$(cron_max '^next/.*(New_York|Lord_Howe)'); row "cron next(), DST zones, slowest median (ns)" "$(fmt "$v")" "≤ 300" "$(verdict "$v" le 300)"
+  v=$(cron_max '^parse/'); row "cron parse, slowest median (ns)" "$(fmt "$v")" "≤ 1000" "$(verdict "$v" le 1000)"
+fi
+
+# ---- 2. engine ----
+if ! skip engine; then
+  step "engine_bench ($ENGINE_JOBS jobs)"
+  ENGINE_BENCH_JOBS=$ENGINE_JOBS "$B/bench/engine_bench" --benchmark_repetitions="$ENGINE_REPS" \
+    --benchmark_report_aggregates_only=true --benchmark_out="$WORK/engine.json" --benchmark_out_format=json
+  em() {  # em NAME FIELD: median of a counter
+    jq -r --arg n "$1" --arg f "$2" '.benchmarks[] | select(.aggregate_name=="median" and .run_name==$n) | .[$f] // empty' \
+      "$WORK/engine.json"
+  }
+  v=$(em DueIndex/Upsert_insert bytes_per_job); row "due index bytes per job (1M jobs)" "$(awk -v v="$v" 'BEGIN{printf "%.1f", v}')" "≤ 128" "$(verdict "$v" le 128)"
+  v=$(em DueIndex/Upsert_insert items_per_second); row "due index Upsert (insert) ops/s" "$(fmt "$v")" "≥ 1,000,000" "$(verdict "$v" ge 1000000)"
+  v=$(em DueIndex/Remove items_per_second); row "due index Remove ops/s" "$(fmt "$v")" "≥ 1,000,000" "$(verdict "$v" ge 1000000)"
+  v=$(em DueIndex/Reschedule items_per_second); row "due index reschedule (pop+insert) /s" "$(fmt "$v")" "-" "-"
+  ENGINE_FIRES=$(em Engine/FireDue items_per_second)
+  row "Engine::FireDue fires/s, 1 core, no-op store" "$(fmt "$ENGINE_FIRES")" "≥ 500,000" "$(verdict "$ENGINE_FIRES" ge 500000)"
+  v=$(em Engine/FireDue engine_bytes_per_job); row "engine heap per indexed job (B, info)" "$(fmt "$v")" "-" "-"
+fi
+
+# ---- 3. embedded end to end ----
+if ! skip e2e; then
+  step "e2e: dts server, $E2E_JOBS noop jobs every second, ${E2E_SECONDS}s"
+  start_server e2e
+  "$B/bench/e2e_bench" --grpc "$GRPC_ADDR" --data-dir "$DATA_DIR" --jobs "$E2E_JOBS" \
+    --seconds "$E2E_SECONDS" | tee "$WORK/e2e.out"
+  stop_pid "$SERVER_PID"
+  E2E_RATE=$(field recorded_per_s "$WORK/e2e.out")
+  row "e2e runs recorded/s in SQLite ($E2E_JOBS jobs × 1/s)" "$(fmt "$E2E_RATE")" "≥ 10,000" "$(verdict "$E2E_RATE" ge 10000)"
+  v=$(field p50_ms "$WORK/e2e.out"); row "e2e lateness p50 (ms)" "$v" "-" "-"
+  v=$(field p99_ms "$WORK/e2e.out"); row "e2e lateness p99 (ms)" "$v" "≤ 5" "$(verdict "$v" le 5)"
+  v=$(field max_ms "$WORK/e2e.out"); row "e2e lateness max (ms)" "$v" "-" "-"
+fi
+
+# ---- 4. Quartz ----
+if ! skip quartz; then
+  QUARTZ_JAR=/usr/share/java/quartz2.jar
+  if [[ ! -f $QUARTZ_JAR ]]; then
+    echo "Quartz not installed (apt-get install -y libquartz2-java); skipping" >&2
+    row "Quartz" "not installed" "-" "-"
+  else
+    step "Quartz (RAMJobStore, 2 threads)"
+    mkdir -p "$WORK/quartz"
+    javac -cp "$QUARTZ_JAR" -d "$WORK/quartz" bench/quartz/QuartzBench.java
+    QCP=$WORK/quartz:$QUARTZ_JAR:/usr/share/java/slf4j-api.jar:/usr/share/java/slf4j-nop.jar
+    java -cp "$QCP" QuartzBench steady "$E2E_JOBS" "$E2E_SECONDS" | tee "$WORK/quartz-steady.out"
+    java -Xmx8g -cp "$QCP" QuartzBench drain "$QUARTZ_DRAIN_JOBS" | tee "$WORK/quartz-drain.out"
+    QS=$(field fires_per_s "$WORK/quartz-steady.out")
+    QD=$(field fires_per_s "$WORK/quartz-drain.out")
+    row "Quartz steady fires/s ($E2E_JOBS jobs × 1/s)" "$(fmt "$QS")" "-" "-"
+    row "Quartz steady lateness p50 / p99 (ms)" "$(field p50_ms "$WORK/quartz-steady.out") / $(field p99_ms "$WORK/quartz-steady.out")" "-" "-"
+    row "Quartz drain fires/s ($QUARTZ_DRAIN_JOBS due)" "$(fmt "$QD")" "-" "-"
+    if [[ -n ${ENGINE_FIRES:-} && -n $QD ]]; then
+      row "ratio Engine::FireDue / Quartz drain" "$(awk -v a="$ENGINE_FIRES" -v b="$QD" 'BEGIN{printf "%.1f×", a/b}')" "-" "-"
+    fi
+    if [[ -n ${E2E_RATE:-} && -n $QS ]]; then
+      row "ratio e2e (SQLite) / Quartz steady" "$(awk -v a="$E2E_RATE" -v b="$QS" 'BEGIN{printf "%.2f×", a/b}')" "-" "-"
+    fi
+  fi
+fi
+
+# ---- 5. API load ----
+if ! skip api; then
+  step "API load: ${API_SECONDS}s each, wrk -t1 -c$WRK_CONNECTIONS"
+  "$B/bench/http_hello" 0 >"$WORK/hello.port" 2>&1 &
+  HELLO_PID=$!
+  PIDS+=("$HELLO_PID")
+  for _ in $(seq 100); do [[ -s $WORK/hello.port ]] && break; sleep 0.05; done
+  HELLO_PORT=$(head -1 "$WORK/hello.port")
+  wrk -t1 -c"$WRK_CONNECTIONS" -d"${API_SECONDS}s" --latency "http://127.0.0.1:$HELLO_PORT/" | tee "$WORK/wrk-hello.out"
+  stop_pid "$HELLO_PID"
+
+  start_server api
+  JOB_ID=$(curl -sf -X POST -H 'Content-Type: application/json' \
+    -d '{"name":"bench","cron_expression":"0 0 1 1 *"}' "http://$HTTP_ADDR/v1/jobs" | jq -r '.job_id // .id')
+  [[ -n $JOB_ID && $JOB_ID != null ]] || { echo "could not create the job to read" >&2; exit 1; }
+  wrk -t1 -c"$WRK_CONNECTIONS" -d"${API_SECONDS}s" --latency -s bench/http/get_job.lua \
+    "http://$HTTP_ADDR" -- "$JOB_ID" | tee "$WORK/wrk-get.out"
+  "$B/bench/grpc_load" --target "$GRPC_ADDR" --method get --id "$JOB_ID" --seconds "$API_SECONDS" \
+    | tee "$WORK/grpc-get.out"
+  JOB_CRON='0 0 1 1 *' wrk -t1 -c"$WRK_CONNECTIONS" -d"${API_SECONDS}s" --latency -s bench/http/post_job.lua \
+    "http://$HTTP_ADDR" | tee "$WORK/wrk-post.out"
+  "$B/bench/grpc_load" --target "$GRPC_ADDR" --method create --seconds "$API_SECONDS" \
+    | tee "$WORK/grpc-create.out"
+  stop_pid "$SERVER_PID"
+
+  HELLO=$(wrk_rate "$WORK/wrk-hello.out")
+  GET=$(wrk_rate "$WORK/wrk-get.out")
+  POST=$(wrk_rate "$WORK/wrk-post.out")
+  row "HTTP hello-world (bare Beast) req/s" "$(fmt "$HELLO")" "-" "-"
+  row "HTTP GET /v1/jobs/{id} req/s (non-2xx: $(wrk_non2xx "$WORK/wrk-get.out"), p99 $(wrk_p99 "$WORK/wrk-get.out"))" \
+    "$(fmt "$GET")" "≥ 30,000" "$(verdict "$GET" ge 30000)"
+  RATIO=$(awk -v a="$GET" -v b="$HELLO" 'BEGIN{ if (b > 0) printf "%.2f", a/b }')
+  row "HTTP GET / hello-world" "${RATIO}×" "≥ 0.5×" "$(verdict "$RATIO" ge 0.5)"
+  row "HTTP POST /v1/jobs req/s (non-2xx: $(wrk_non2xx "$WORK/wrk-post.out"), p99 $(wrk_p99 "$WORK/wrk-post.out"))" \
+    "$(fmt "$POST")" "≥ 5,000" "$(verdict "$POST" ge 5000)"
+  v=$(field rps "$WORK/grpc-get.out"); row "gRPC GetJob calls/s (errors: $(field errors "$WORK/grpc-get.out"))" "$(fmt "$v")" "≥ 30,000" "$(verdict "$v" ge 30000)"
+  v=$(field rps "$WORK/grpc-create.out"); row "gRPC CreateJob calls/s (errors: $(field errors "$WORK/grpc-create.out"))" "$(fmt "$v")" "≥ 5,000" "$(verdict "$v" ge 5000)"
+fi
+
+step "summary"
+echo "load average now: $(cut -d' ' -f1-3 /proc/loadavg)   (nproc $(nproc))"
+{
+  echo "benchmark|figure|goal|verdict"
+  echo "---|---|---|---"
+  printf '%s\n' "${ROWS[@]}"
+} | column -t -s '|' -o ' | '

@@ -1,4 +1,4 @@
-// `dts execution list|get`: run history.
+// `dts execution list|get|logs`: run history.
 
 #include <memory>
 #include <string>
@@ -29,15 +29,29 @@ int RunList(const ClientOptions& o, const ListFlags& f, Context& ctx) {
   return Finish(ctx, o, s, response, PrintExecutionList);
 }
 
-int RunGet(const ClientOptions& o, const std::string& id, Context& ctx) {
+absl::Status Fetch(const ClientOptions& o, const std::string& id, v1::ExecutionResponse* response) {
   v1::GetExecutionRequest request;
   request.set_id(id);
   Client client(o);
-  v1::ExecutionResponse response;
-  const absl::Status s = client.Call([&](grpc::ClientContext* c) {
-    return client.executions().GetExecution(c, request, &response);
+  return client.Call([&](grpc::ClientContext* c) {
+    return client.executions().GetExecution(c, request, response);
   });
+}
+
+int RunGet(const ClientOptions& o, const std::string& id, Context& ctx) {
+  v1::ExecutionResponse response;
+  const absl::Status s = Fetch(o, id, &response);
   return Finish(ctx, o, s, response, PrintExecution);
+}
+
+// Prints the captured output as it is (the JSON form with -o json).
+int RunLogs(const ClientOptions& o, const std::string& id, Context& ctx) {
+  v1::ExecutionResponse response;
+  const absl::Status s = Fetch(o, id, &response);
+  return Finish(ctx, o, s, response, [](std::ostream& out, const v1::ExecutionResponse& r) {
+    out << r.result();
+    if (!r.result().empty() && r.result().back() != '\n') out << "\n";
+  });
 }
 
 }  // namespace
@@ -61,6 +75,11 @@ void AddExecutionCommands(CLI::App& app, Context& ctx, OptionsPtr o) {
   auto id = std::make_shared<std::string>();
   get->add_option("--id", *id, "Execution id (UUID)")->required();
   get->callback([o, id, &ctx] { ctx.exit_code = RunGet(*o, *id, ctx); });
+
+  CLI::App* logs = execution->add_subcommand("logs", "Print the output a run captured");
+  auto logs_id = std::make_shared<std::string>();
+  logs->add_option("--id", *logs_id, "Execution id (UUID)")->required();
+  logs->callback([o, logs_id, &ctx] { ctx.exit_code = RunLogs(*o, *logs_id, ctx); });
 }
 
 }  // namespace dts::cli

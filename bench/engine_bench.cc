@@ -172,6 +172,7 @@ class NoopStore final : public dts::storage::Store {
       const std::vector<dts::storage::FireRecord>& fires) override {
     return std::vector<bool>(fires.size(), true);
   }
+  absl::StatusOr<int64_t> PruneRuns(int, absl::Time) override { return 0; }
 };
 
 class NoopDispatcher final : public dts::scheduler::RunDispatcher {

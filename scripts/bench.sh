@@ -5,7 +5,8 @@
 #
 #   1. cron_bench            next()/parse of the cron library
 #   2. engine_bench          due index and Engine::FireDue, 1M jobs, one core
-#   3. e2e_bench             `dts server` firing 10k noop jobs every second (SQLite)
+#   3. store_bench, e2e_bench  the SQLite store's cost per fire; `dts server`
+#                            firing 10k noop jobs every second
 #   4. QuartzBench           Quartz 2 RAMJobStore, 2 threads: the same two shapes
 #   5. wrk / grpc_load       API load on `dts server`, and bare Beast (http_hello)
 #
@@ -105,7 +106,7 @@ step "build ($B)"
 [[ -f $B/build.ninja ]] || cmake -S . -B "$B" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 grep -q 'CMAKE_BUILD_TYPE:STRING=Release' "$B/CMakeCache.txt" ||
   echo "warning: $B is not a Release build; figures will be low" >&2
-cmake --build "$B" -j "$JOBS" --target dts cron_bench engine_bench e2e_bench grpc_load http_hello
+cmake --build "$B" -j "$JOBS" --target dts cron_bench engine_bench store_bench e2e_bench grpc_load http_hello
 
 # ---- 1. cron ----
 if ! skip cron; then
@@ -143,6 +144,13 @@ fi
 
 # ---- 3. embedded end to end ----
 if ! skip e2e; then
+  step "store_bench (SQLite, 10k jobs)"
+  "$B/bench/store_bench" --benchmark_repetitions=3 --benchmark_report_aggregates_only=true \
+    --benchmark_out="$WORK/store.json" --benchmark_out_format=json
+  sm() { jq -r --arg n "$1" '.benchmarks[] | select(.aggregate_name=="median" and .run_name==$n) | .items_per_second // empty' "$WORK/store.json"; }
+  v=$(sm Store/RecordFires/min_time:1.000/real_time); row "SQLite RecordFires (batch 1024) fires/s" "$(fmt "$v")" "-" "-"
+  v=$(sm Store/UpdateRun/min_time:1.000/real_time); row "SQLite UpdateRun (1 run, own txn) /s" "$(fmt "$v")" "-" "-"
+
   step "e2e: dts server, $E2E_JOBS noop jobs every second, ${E2E_SECONDS}s"
   start_server e2e
   "$B/bench/e2e_bench" --grpc "$GRPC_ADDR" --data-dir "$DATA_DIR" --jobs "$E2E_JOBS" \

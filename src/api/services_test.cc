@@ -73,6 +73,9 @@ class FakeStore final : public storage::Store {
   absl::StatusOr<std::vector<bool>> RecordFires(const std::vector<storage::FireRecord>&) override {
     return absl::UnimplementedError("not needed here");
   }
+  absl::StatusOr<int64_t> PruneRuns(int, absl::Time) override {
+    return absl::UnimplementedError("not needed here");
+  }
 
  private:
   absl::Mutex mu_;

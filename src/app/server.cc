@@ -35,6 +35,8 @@ struct ServerOptions {
   std::string ready_file;
   std::string token_file;
   int http_threads = 2;
+  int retention_runs = 1000;
+  int retention_days = 30;
 };
 
 absl::StatusOr<std::string> ReadToken(const ServerOptions& opts) {
@@ -101,7 +103,10 @@ int RunServer(const ServerOptions& opts, cli::Context& ctx) {
     return cli::kExitFailure;
   }
   execution::LocalWorker worker(store->get(), executor->get(), ctx.clock, "local");
-  scheduler::Engine engine(store->get(), ctx.clock, &worker);
+  scheduler::EngineOptions engine_options;
+  engine_options.retention_runs = opts.retention_runs;
+  engine_options.retention_age = absl::Hours(24) * opts.retention_days;
+  scheduler::Engine engine(store->get(), ctx.clock, &worker, engine_options);
   worker.set_on_finished([&engine](const Run& run) { engine.RunFinished(run); });
   // On every way out: stop firing, then cancel what still runs and record
   // those outcomes, while the worker and the store still exist.
@@ -197,6 +202,14 @@ void AddServerCommands(CLI::App& app, cli::Context& ctx) {
   server->add_option("--http-addr", opts->http_addr, "HTTP/JSON listen address")->capture_default_str();
   server->add_option("--http-threads", opts->http_threads, "HTTP I/O threads")
       ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  server->add_option("--retention-runs", opts->retention_runs,
+                     "Keep at least this many newest runs per job")
+      ->check(CLI::Range(0, 10'000'000))
+      ->capture_default_str();
+  server->add_option("--retention-days", opts->retention_days,
+                     "Keep every run younger than this many days")
+      ->check(CLI::Range(0, 36'500))
       ->capture_default_str();
   server->add_option("--ready-file", opts->ready_file,
                      "Write {\"grpc\":..., \"http\":...} here once listening (for port 0)");

@@ -110,7 +110,8 @@ TEST(ExecutorTest, DuplicateRunningIdIsRefused) {
   ManualClock clock(absl::UnixEpoch());
   auto executor = MakeExecutor(&clock);
   Waiter first;
-  ASSERT_TRUE(executor->Start(CommandRequest({"/bin/sleep", "100"}, "same"), first.Callback()).ok());
+  ASSERT_TRUE(
+      executor->Start(CommandRequest({"/bin/sleep", "100"}, "same"), first.Callback()).ok());
   Waiter second;
   absl::Status status = executor->Start(CommandRequest({"/bin/true"}, "same"), second.Callback());
   EXPECT_EQ(status.code(), absl::StatusCode::kAlreadyExists);

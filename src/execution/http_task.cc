@@ -238,7 +238,8 @@ RunOutcome HttpTask::Run() {
   if (result.ok()) {
     Classify(*result, outcome);
   } else {
-    outcome.status = absl::IsCancelled(result.status()) ? RunStatus::kCancelled : RunStatus::kFailed;
+    outcome.status =
+        absl::IsCancelled(result.status()) ? RunStatus::kCancelled : RunStatus::kFailed;
     outcome.error = std::string(result.status().message());
   }
   outcome.output = std::move(body_).Take();

@@ -250,7 +250,8 @@ TEST_F(HttpTest, EndlessRedirectsFail) {
 }
 
 TEST_F(HttpTest, BodyTailIsKept) {
-  TestServer server([](const SeenRequest&) { return Reply{200, std::string(10000, 'a') + "END", {}}; });
+  TestServer server(
+      [](const SeenRequest&) { return Reply{200, std::string(10000, 'a') + "END", {}}; });
   RunRequest request = HttpRequest(server.Url("/big"));
   request.max_output_bytes = 5;
   RunOutcome outcome = Run(std::move(request));

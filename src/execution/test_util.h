@@ -18,7 +18,8 @@ namespace dts::execution::testing {
 // Only so a broken executor cannot hang the suite; never a timing assertion.
 inline constexpr absl::Duration kHangGuard = absl::Seconds(60);
 
-inline RunRequest CommandRequest(const std::vector<std::string>& argv, const std::string& id = "run") {
+inline RunRequest CommandRequest(const std::vector<std::string>& argv,
+                                 const std::string& id = "run") {
   RunRequest request;
   request.run_id = RunId(id);
   for (const std::string& arg : argv) request.executor.mutable_command()->add_argv(arg);

@@ -233,7 +233,9 @@ absl::Status Engine::Recover() {
     if (page->next_page.empty()) break;
     query.after_id = page->next_page;
   }
-  for (const RunStatus status : {RunStatus::kPending, RunStatus::kRunning, RunStatus::kRetrying}) {
+  // RUNNING first: the PENDING runs dispatched below become RUNNING at once,
+  // and must not then be taken for runs the previous process left behind.
+  for (const RunStatus status : {RunStatus::kRunning, RunStatus::kPending, RunStatus::kRetrying}) {
     storage::ListRunsQuery runs;
     runs.status = std::string(RunStatusName(status));
     runs.page_size = 1000;
@@ -394,9 +396,14 @@ void Engine::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+absl::StatusOr<int64_t> Engine::PruneRuns() {
+  return store_->PruneRuns(options_.retention_runs, clock_->Now() - options_.retention_age);
+}
+
 void Engine::Loop() {
   // After a storage error, wait this long before trying again.
   absl::Time not_before = absl::InfinitePast();
+  absl::Time next_prune = clock_->Now();
   while (true) {
     {
       absl::MutexLock lock(&mu_);
@@ -404,6 +411,7 @@ void Engine::Loop() {
         absl::Time deadline =
             index_.empty() ? absl::InfiniteFuture() : absl::FromUnixMicros(index_.Earliest().due_micros);
         if (!retries_.empty()) deadline = std::min(deadline, retries_.begin()->first);
+        deadline = std::min(deadline, next_prune);
         deadline = std::max(deadline, not_before);
         if (clock_->Now() >= deadline) break;
         // Sleeps until the earliest due instant; JobChanged() and Stop() wake it.
@@ -411,6 +419,11 @@ void Engine::Loop() {
       }
       if (stop_) return;
       wake_ = false;
+    }
+    if (clock_->Now() >= next_prune) {
+      // A failed prune is tried again at the next interval; firing goes on.
+      (void)PruneRuns();
+      next_prune = clock_->Now() + options_.prune_every;
     }
     const absl::StatusOr<int> fired = FireDue();
     not_before = fired.ok() ? absl::InfinitePast() : clock_->Now() + options_.storage_retry;

@@ -317,6 +317,25 @@ TEST_F(EngineTest, OneOffJobFiresOnceThenCompletes) {
   EXPECT_EQ(RunsOf(kJob).size(), 1u);
 }
 
+TEST_F(EngineTest, RetentionKeepsTheNewestRunsOfEachJob) {
+  AddJob(kJob, "* * * * *", "UTC", "RUN_ALL");
+  clock_.Advance(absl::Minutes(40));
+  Fire();
+  for (dts::Run run : RunsOf(kJob)) {
+    run.set_status("COMPLETED");
+    ASSERT_TRUE(store_->UpdateRun(run).ok());
+  }
+  ASSERT_EQ(RunsOf(kJob).size(), 40u);
+  clock_.Advance(absl::Hours(24 * 31));
+  EngineOptions options;
+  options.retention_runs = 10;
+  Engine engine(store_.get(), &clock_, dispatcher_.get(), options);
+  absl::StatusOr<int64_t> pruned = engine.PruneRuns();
+  ASSERT_TRUE(pruned.ok()) << pruned.status();
+  EXPECT_EQ(*pruned, 30);
+  EXPECT_EQ(RunsOf(kJob).size(), 10u);
+}
+
 TEST(RetryDelayTest, GrowsExponentiallyUpToTheCap) {
   v1::RetryBackoff defaults;
   EXPECT_EQ(RetryDelay(defaults, 1, 1.0), absl::Seconds(1));

@@ -51,6 +51,7 @@ enum class StoreSql : int {
   kPageRunsByJobAndStatus,
 
   kUpdateJobData,
+  kPruneRuns,
 
   kCount
 };
@@ -118,6 +119,10 @@ constexpr std::array<const char*, kSqlCount> kSqlTexts = [] {
       "ORDER BY id LIMIT ?4";
   at(Sql::kUpdateJobData) =
       "UPDATE jobs SET next_run = ?2, data = ?3, status = ?4 WHERE id = ?1";
+  at(Sql::kPruneRuns) =
+      "DELETE FROM runs WHERE created_at < ?2 AND status NOT IN ('PENDING', 'RUNNING', 'RETRYING') "
+      "AND id IN (SELECT id FROM (SELECT id, row_number() OVER "
+      "(PARTITION BY job_id ORDER BY created_at DESC, id DESC) AS n FROM runs) WHERE n > ?1)";
   return t;
 }();
 
@@ -719,6 +724,19 @@ absl::StatusOr<std::vector<bool>> SqliteStore::RecordFires(const std::vector<Fir
   });
   if (!s.ok()) return s;
   return stored;
+}
+
+absl::StatusOr<int64_t> SqliteStore::PruneRuns(int keep_last, absl::Time keep_after) {
+  if (keep_last < 0) return absl::InvalidArgumentError("prune runs: keep_last must be >= 0");
+  absl::MutexLock lock(&writer_.mu);
+  Connection& conn = *writer_.conn;
+  sqlite3_stmt* stmt = conn.stmt(Sql::kPruneRuns);
+  StmtScope scope(stmt);
+  Binder bind(stmt);
+  bind.Int64(1, keep_last).Int64(2, absl::ToUnixMicros(keep_after));
+  if (bind.rc() != SQLITE_OK) return SqliteError(bind.rc(), conn.db(), "prune runs: bind");
+  if (absl::Status s = StepDone(conn.db(), stmt, "prune runs"); !s.ok()) return s;
+  return static_cast<int64_t>(sqlite3_changes(conn.db()));
 }
 
 // ---- migrate ----

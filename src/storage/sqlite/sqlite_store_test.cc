@@ -62,6 +62,9 @@ class TempDirStore final : public Store {
   absl::StatusOr<std::vector<bool>> RecordFires(const std::vector<FireRecord>& fires) override {
     return store_->RecordFires(fires);
   }
+  absl::StatusOr<int64_t> PruneRuns(int keep_last, absl::Time keep_after) override {
+    return store_->PruneRuns(keep_last, keep_after);
+  }
 
  private:
   TempDirStore(std::unique_ptr<ScopedTempDir> dir, std::unique_ptr<SqliteStore> store)

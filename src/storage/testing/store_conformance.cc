@@ -318,6 +318,28 @@ TEST_P(StoreConformanceTest, RecordFiresDropsFiresOfDeletedJobs) {
   EXPECT_THAT(StatusOf(store().GetRun(RunId(RunIdOf(1)))), HasCode(absl::StatusCode::kNotFound));
 }
 
+TEST_P(StoreConformanceTest, PruneRunsKeepsTheNewestAndTheYoungAndTheActive) {
+  // Job 1: runs 1..5 created at t=1..5 s; run 1 still RUNNING.
+  for (int i = 1; i <= 5; ++i) {
+    dts::Run run = MakeRun(RunIdOf(i), JobIdOf(1), i == 1 ? "RUNNING" : "COMPLETED");
+    *run.mutable_created_at() = TimeUtil::SecondsToTimestamp(i);
+    ASSERT_TRUE(store().CreateRun(run).ok());
+  }
+  // Job 2: one old run, the newest of its job.
+  dts::Run other = MakeRun(RunIdOf(9), JobIdOf(2), "FAILED");
+  *other.mutable_created_at() = TimeUtil::SecondsToTimestamp(1);
+  ASSERT_TRUE(store().CreateRun(other).ok());
+
+  // Keep the 2 newest per job, and anything created at or after t=3.
+  absl::StatusOr<int64_t> pruned = store().PruneRuns(2, absl::FromUnixSeconds(3));
+  ASSERT_TRUE(pruned.ok()) << pruned.status();
+  EXPECT_EQ(*pruned, 1);  // run 2: old, not among the newest, not active
+  ListRunsQuery all;
+  EXPECT_THAT(AllRunIds(store(), all),
+              ElementsAre(RunIdOf(1), RunIdOf(3), RunIdOf(4), RunIdOf(5), RunIdOf(9)));
+  EXPECT_EQ(*store().PruneRuns(2, absl::FromUnixSeconds(3)), 0);  // idempotent
+}
+
 TEST_P(StoreConformanceTest, UpdateRunOfLatestFireSetsJobLastStatus) {
   ASSERT_TRUE(store().CreateJob(MakeJob(JobIdOf(1))).ok());
   dts::Run run = MakeRun(RunIdOf(1), JobIdOf(1));

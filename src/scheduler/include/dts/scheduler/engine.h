@@ -32,6 +32,11 @@ struct EngineOptions {
   int run_all_cap = 100;
   // How long to wait before retrying after storage refused a batch.
   absl::Duration storage_retry = absl::Seconds(1);
+  // Retention: keep each job's newest `retention_runs` runs and every run
+  // younger than `retention_age`; prune the rest every `prune_every`.
+  int retention_runs = 1000;
+  absl::Duration retention_age = absl::Hours(24 * 30);
+  absl::Duration prune_every = absl::Hours(1);
   // Multiplies each retry delay; returns a factor in [0.8, 1.2) by default.
   // Tests set a constant.
   std::function<double()> jitter;
@@ -67,6 +72,10 @@ class Engine final : public JobEvents {
   absl::StatusOr<int> FireDue();
   void Start();
   void Stop();
+
+  // Applies the retention rule now; the firing thread also does it every
+  // prune_every. Returns how many runs were deleted.
+  absl::StatusOr<int64_t> PruneRuns();
 
   // JobEvents
   void JobChanged(const Job& job) override;

@@ -82,6 +82,12 @@ class Store {
   // and reported false in the result, which has one entry per fire. Fires of
   // jobs that no longer exist are dropped and reported false.
   virtual absl::StatusOr<std::vector<bool>> RecordFires(const std::vector<FireRecord>& fires) = 0;
+
+  // Retention: deletes the runs that are neither among the `keep_last`
+  // newest of their job (by created_at) nor created at or after
+  // `keep_after`. Runs still PENDING, RUNNING or RETRYING are always kept.
+  // Returns how many were deleted.
+  virtual absl::StatusOr<int64_t> PruneRuns(int keep_last, absl::Time keep_after) = 0;
 };
 
 }  // namespace dts::storage

@@ -83,6 +83,7 @@ class SqliteStore final : public Store {
   absl::StatusOr<RunPage> ListRuns(const ListRunsQuery& query) override;
   absl::Status UpdateRun(const Run& run) override;
   absl::StatusOr<std::vector<bool>> RecordFires(const std::vector<FireRecord>& fires) override;
+  absl::StatusOr<int64_t> PruneRuns(int keep_last, absl::Time keep_after) override;
 
  private:
   using Connection = sqlite_internal::Connection<sqlite_internal::StoreSql>;

@@ -28,6 +28,7 @@
 #include <cstdlib>
 #include <memory>
 #include <random>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -219,8 +220,10 @@ size_t HeapBytes() {
   return info.uordblks + info.hblkhd;
 }
 
+// The argument is how many of Jobs() to index (the first n).
 void BM_EngineFireDue(benchmark::State& state) {
-  const std::vector<Job>& jobs = Jobs();
+  const size_t n = std::min(JobCount(), static_cast<size_t>(state.range(0)));
+  const std::span<const Job> jobs(Jobs().data(), n);
   NoopStore store;
   NoopDispatcher dispatcher;
   dts::ManualClock clock(kStart);
@@ -352,7 +355,14 @@ void BM_PartJobCopy(benchmark::State& state) {
 BENCHMARK(BM_DueIndexInsert)->Name("DueIndex/Upsert_insert")->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_DueIndexRemove)->Name("DueIndex/Remove")->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_DueIndexReschedule)->Name("DueIndex/Reschedule")->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_EngineFireDue)->Name("Engine/FireDue")->Iterations(1)->Unit(benchmark::kMillisecond);
+// 1M jobs is the goal's case; 100k shows how the cost per fire grows with the
+// engine's heap (cache and TLB misses on every JobState).
+BENCHMARK(BM_EngineFireDue)
+    ->Name("Engine/FireDue")
+    ->Arg(100'000)
+    ->Arg(static_cast<int64_t>(JobCount()))
+    ->Iterations(1)
+    ->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_PartScheduledRunId)->Name("Parts/ScheduledRunId");
 BENCHMARK(BM_PartFastRunIdSketch)->Name("Parts/FastRunIdSketch");
 BENCHMARK(BM_PartCronNext)->Name("Parts/CronNext");

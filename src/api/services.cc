@@ -53,7 +53,8 @@ absl::StatusOr<std::set<std::string>> UpdatedFields(const v1::UpdateJobRequest& 
   static const std::set<std::string> kUpdatable = {
       "name",     "description", "cron_expression", "metadata",       "priority",
       "max_retries", "timeout",  "status",          "timezone",       "executor",
-      "resources", "constraints", "overlap_policy", "misfire_policy", "retry_backoff"};
+      "resources", "constraints", "overlap_policy", "misfire_policy", "retry_backoff",
+      "starting_deadline"};
   std::set<std::string> fields;
   if (r.has_update_mask() && r.update_mask().paths_size() > 0) {
     for (const std::string& path : r.update_mask().paths()) {
@@ -80,6 +81,7 @@ absl::StatusOr<std::set<std::string>> UpdatedFields(const v1::UpdateJobRequest& 
   if (r.has_overlap_policy()) fields.insert("overlap_policy");
   if (r.has_misfire_policy()) fields.insert("misfire_policy");
   if (r.has_retry_backoff()) fields.insert("retry_backoff");
+  if (r.has_starting_deadline()) fields.insert("starting_deadline");
   return fields;
 }
 
@@ -99,6 +101,7 @@ void ApplyUpdate(const v1::UpdateJobRequest& r, const std::set<std::string>& f, 
   if (f.contains("overlap_policy")) job.set_overlap_policy(r.overlap_policy());
   if (f.contains("misfire_policy")) job.set_misfire_policy(r.misfire_policy());
   if (f.contains("retry_backoff")) *job.mutable_retry_backoff() = r.retry_backoff();
+  if (f.contains("starting_deadline")) job.set_starting_deadline(r.starting_deadline());
 }
 
 bool Fires(const Job& job) {
@@ -170,6 +173,7 @@ absl::StatusOr<v1::CreateJobResponse> JobApi::CreateJob(const v1::CreateJobReque
   job.set_timezone(r.timezone());
   job.set_overlap_policy(r.overlap_policy());
   job.set_misfire_policy(r.misfire_policy());
+  job.set_starting_deadline(r.starting_deadline());
   CopyCommonFields(r, job);
   absl::StatusOr<Job> created = CreateFrom(std::move(job));
   if (!created.ok()) return created.status();

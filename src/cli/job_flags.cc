@@ -43,6 +43,8 @@ void AddBasicFlags(CLI::App& cmd, JobFlags& f, JobFlagSet set) {
   AddOptional(cmd, "--status", f.status,
               "Job status, any case: active, paused, cancelled, pending, ... (default active)");
   AddOptional(cmd, "--priority", f.priority, "Scheduling priority (higher is more urgent)");
+  AddOptional(cmd, "--starting-deadline", f.starting_deadline,
+              "Seconds a fire may wait to start before it is recorded MISSED (0: no limit)");
   AddOptional(cmd, "--max-retries", f.max_retries, "Retries after a failed run");
   AddOptional(cmd, "--timeout", f.timeout, "Run timeout in seconds (0: none)");
   AddOptional(cmd, "--overlap", f.overlap, "When a run is still going: allow|forbid|replace")
@@ -191,6 +193,7 @@ void ApplyScalars(const JobFlags& f, v1::JobResponse& job) {
   if (f.timezone) job.set_timezone(*f.timezone);
   if (f.status) job.set_status(*f.status);
   if (f.priority) job.set_priority(*f.priority);
+  if (f.starting_deadline) job.set_starting_deadline(*f.starting_deadline);
   if (f.max_retries) job.set_max_retries(*f.max_retries);
   if (f.timeout) job.set_timeout(*f.timeout);
   // The API spells policies in upper case; the flags accept any case.
@@ -221,6 +224,7 @@ void CopyPath(const std::string& path, const v1::JobResponse& job, v1::UpdateJob
   if (path == "metadata") *r.mutable_metadata() = job.metadata();
   if (path == "status") r.set_status(job.status());
   if (path == "priority") r.set_priority(job.priority());
+  if (path == "starting_deadline") r.set_starting_deadline(job.starting_deadline());
   if (path == "max_retries") r.set_max_retries(job.max_retries());
   if (path == "timeout") r.set_timeout(job.timeout());
   if (path == "overlap_policy") r.set_overlap_policy(job.overlap_policy());
@@ -297,6 +301,7 @@ std::vector<std::string> UpdatePaths(const JobFlags& f) {
       {f.metadata_json.has_value(), "metadata"},
       {f.status.has_value(), "status"},
       {f.priority.has_value(), "priority"},
+      {f.starting_deadline.has_value(), "starting_deadline"},
       {f.max_retries.has_value(), "max_retries"},
       {f.timeout.has_value(), "timeout"},
       {f.overlap.has_value(), "overlap_policy"},
@@ -323,6 +328,7 @@ v1::CreateJobRequest ToCreateRequest(const v1::JobResponse& job) {
   r.set_cron_expression(job.cron_expression());
   *r.mutable_metadata() = job.metadata();
   r.set_priority(job.priority());
+  r.set_starting_deadline(job.starting_deadline());
   r.set_max_retries(job.max_retries());
   r.set_timeout(job.timeout());
   r.set_status(job.status());

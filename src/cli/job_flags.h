@@ -25,6 +25,7 @@ struct JobFlags {
   std::optional<std::string> metadata_json;
   std::optional<std::string> status;
   std::optional<int32_t> priority;
+  std::optional<int32_t> starting_deadline;
   std::optional<int32_t> max_retries;
   std::optional<int32_t> timeout;
   std::optional<std::string> overlap;

@@ -230,6 +230,9 @@ absl::Status ValidateJob(const Job& job, absl::Time now) {
   if (job.priority() < 0 || job.priority() > 1000) return FieldError("priority", "must be 0-1000");
   if (job.max_retries() < 0 || job.max_retries() > 100) return FieldError("max_retries", "must be 0-100");
   if (job.timeout() < 0) return FieldError("timeout", "must be >= 0 seconds (0: none)");
+  if (job.starting_deadline() < 0) {
+    return FieldError("starting_deadline", "must be >= 0 seconds (0: no limit)");
+  }
   const v1::ResourceRequirements& r = job.resources();
   if (r.cpu() < 0) return FieldError("resources.cpu", "must be >= 0 millicores");
   if (r.memory() < 0) return FieldError("resources.memory", "must be >= 0 MiB");

@@ -139,10 +139,15 @@ void Engine::PlanFires(JobState& state, absl::Time due, absl::Time now, std::vec
     if (!next && state.schedule->is_one_off()) {
       p.record.job_status = std::string(JobStatusName(JobStatus::kCompleted));
     }
+    const int deadline = state.job.starting_deadline();
     if (missed > 1 && misfire == MisfirePolicy::kSkip) {
       p.record.run = NewRun(state, scheduled, RunStatus::kMissed, trigger, now);
       p.record.run.set_error(absl::StrCat(missed, " scheduled times passed while the scheduler was "
                                           "down or behind; misfire policy SKIP"));
+    } else if (deadline > 0 && now - scheduled > absl::Seconds(deadline)) {
+      p.record.run = NewRun(state, scheduled, RunStatus::kMissed, trigger, now);
+      p.record.run.set_error(absl::StrCat("could not start within the starting deadline of ",
+                                          deadline, "s"));
     } else if (busy && overlap == OverlapPolicy::kForbid) {
       p.record.run = NewRun(state, scheduled, RunStatus::kSkipped, trigger, now);
       p.record.run.set_error("the previous run is still active; overlap policy FORBID");

@@ -336,6 +336,24 @@ TEST_F(EngineTest, RetentionKeepsTheNewestRunsOfEachJob) {
   EXPECT_EQ(RunsOf(kJob).size(), 10u);
 }
 
+TEST_F(EngineTest, StartingDeadlineMarksLateFiresMissed) {
+  Job job = AddJob(kJob, "* * * * *");
+  job.set_starting_deadline(30);
+  ASSERT_TRUE(store_->UpdateJob(job).ok());
+  engine_->JobChanged(job);
+  clock_.Advance(absl::Minutes(1) + absl::Seconds(20));  // 20 s late: within the deadline
+  EXPECT_EQ(Fire(), 1);
+  EXPECT_EQ(dispatcher_->dispatched().size(), 1u);
+  clock_.Advance(absl::Seconds(40) + absl::Seconds(45));  // the 00:02 fire, 45 s late
+  EXPECT_EQ(Fire(), 1);
+  EXPECT_EQ(dispatcher_->dispatched().size(), 1u);
+  storage::ListRunsQuery missed;
+  missed.status = "MISSED";
+  ASSERT_EQ(store_->ListRuns(missed).value().total, 1);
+  EXPECT_THAT(store_->ListRuns(missed).value().runs[0].error(),
+              ::testing::HasSubstr("starting deadline"));
+}
+
 TEST(RetryDelayTest, GrowsExponentiallyUpToTheCap) {
   v1::RetryBackoff defaults;
   EXPECT_EQ(RetryDelay(defaults, 1, 1.0), absl::Seconds(1));

@@ -47,8 +47,8 @@ fuzz:
 	./$(FUZZ_BUILD_DIR)/fuzz/cron_parse_fuzzer -max_total_time=$(FUZZ_SECONDS) \
 	  -dict=fuzz/cron.dict $(FUZZ_BUILD_DIR)/corpus/cron fuzz/corpus/cron
 
-bench: build
-	./$(BUILD_DIR)/bench/cron_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
+bench:
+	BUILD_DIR=$(BUILD_DIR) JOBS=$(JOBS) bash scripts/bench.sh
 
 services-up:
 	bash scripts/services.sh up all

@@ -134,6 +134,7 @@ void Engine::PlanFires(JobState& state, absl::Time due, absl::Time now, std::vec
   bool busy = !state.active.empty();
   for (const absl::Time scheduled : fire_times) {
     Pending p{{}, state.slot, state.generation, false, due};
+    if (state.job.has_updated_at()) p.record.job_updated_at = FromProto(state.job.updated_at());
     p.record.next_run = next;
     p.record.last_run = scheduled;
     if (!next && state.schedule->is_one_off()) {
@@ -201,18 +202,23 @@ absl::StatusOr<int> Engine::Commit(std::vector<Pending>& plan, const std::vector
     for (size_t i = 0; i < plan.size(); ++i) {
       const Pending& p = plan[i];
       JobState* state = jobs_.size() > p.slot ? jobs_[p.slot].get() : nullptr;
-      if (state == nullptr || state->generation != p.generation) continue;  // changed meanwhile
+      if (state != nullptr && state->job.id() != p.record.run.job_id()) state = nullptr;
+      if (state == nullptr) continue;  // deleted meanwhile (its slot may be reused)
+      // A job changed while its fire was being recorded was re-indexed by
+      // JobChanged(); the plan's next_run is stale for it.
+      const bool same_definition = state->generation == p.generation;
       if (!stored.ok()) {
-        index_.Upsert(p.slot, Micros(p.due));  // nothing was stored: owe it again
+        if (same_definition) index_.Upsert(p.slot, Micros(p.due));  // owe it again
         continue;
       }
-      if (p.record.next_run) {
-        index_.Upsert(p.slot, Micros(*p.record.next_run));
+      if (same_definition) {
+        if (p.record.next_run) index_.Upsert(p.slot, Micros(*p.record.next_run));
+        if (p.record.job_status) state->job.set_status(*p.record.job_status);
       }
       *state->job.mutable_last_run() = ToProto(p.record.last_run);
-      if (p.record.job_status) state->job.set_status(*p.record.job_status);
       if (!(*stored)[i]) continue;  // recorded before (recovery, or a zombie): never twice
       ++recorded;
+      // A stored run is always started, even if its job changed meanwhile.
       if (p.dispatch) {
         state->active.push_back(RunId(p.record.run.id()));
         dispatches.emplace_back(state->job, p.record.run);

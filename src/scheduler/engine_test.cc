@@ -3,6 +3,7 @@
 
 #include "dts/scheduler/engine.h"
 
+#include <functional>
 #include <vector>
 
 #include "absl/strings/str_format.h"
@@ -53,6 +54,38 @@ class RecordingDispatcher final : public RunDispatcher {
   std::vector<std::string> cancelled_ ABSL_GUARDED_BY(mu_);
 };
 
+// Forwards to a real store, running a hook inside RecordFires: the moment an
+// API edit can race a fire.
+class HookedStore final : public storage::Store {
+ public:
+  explicit HookedStore(storage::Store* inner) : inner_(inner) {}
+  std::function<void()> before_record;
+
+  absl::Status CreateJob(const Job& j) override { return inner_->CreateJob(j); }
+  absl::StatusOr<Job> GetJob(const JobId& id) override { return inner_->GetJob(id); }
+  absl::StatusOr<storage::JobPage> ListJobs(const storage::ListJobsQuery& q) override {
+    return inner_->ListJobs(q);
+  }
+  absl::Status UpdateJob(const Job& j) override { return inner_->UpdateJob(j); }
+  absl::Status DeleteJob(const JobId& id) override { return inner_->DeleteJob(id); }
+  absl::Status CreateRun(const dts::Run& r) override { return inner_->CreateRun(r); }
+  absl::StatusOr<dts::Run> GetRun(const RunId& id) override { return inner_->GetRun(id); }
+  absl::StatusOr<storage::RunPage> ListRuns(const storage::ListRunsQuery& q) override {
+    return inner_->ListRuns(q);
+  }
+  absl::Status UpdateRun(const dts::Run& r) override { return inner_->UpdateRun(r); }
+  absl::StatusOr<std::vector<bool>> RecordFires(const std::vector<storage::FireRecord>& f) override {
+    if (before_record) before_record();
+    return inner_->RecordFires(f);
+  }
+  absl::StatusOr<int64_t> PruneRuns(int keep, absl::Time after) override {
+    return inner_->PruneRuns(keep, after);
+  }
+
+ private:
+  storage::Store* inner_;
+};
+
 class EngineTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -84,6 +117,7 @@ class EngineTest : public ::testing::Test {
     job.set_misfire_policy(misfire);
     job.set_overlap_policy(overlap);
     *job.mutable_created_at() = ToProto(clock_.Now());
+    *job.mutable_updated_at() = ToProto(clock_.Now());
     *job.mutable_schedule_anchor() = ToProto(clock_.Now());
     std::optional<absl::Time> next = NextFireTime(job, clock_.Now()).value();
     if (next) *job.mutable_next_run() = ToProto(*next);
@@ -352,6 +386,37 @@ TEST_F(EngineTest, StartingDeadlineMarksLateFiresMissed) {
   ASSERT_EQ(store_->ListRuns(missed).value().total, 1);
   EXPECT_THAT(store_->ListRuns(missed).value().runs[0].error(),
               ::testing::HasSubstr("starting deadline"));
+}
+
+TEST_F(EngineTest, AnEditRacingAFireNeitherStrandsTheRunNorRestoresTheOldSchedule) {
+  Job job = AddJob(kJob, "* * * * *");
+  HookedStore hooked(store_.get());
+  Engine engine(&hooked, &clock_, dispatcher_.get());
+  ASSERT_TRUE(engine.Recover().ok());
+  // While the 00:01 fire is being recorded, the job is paused.
+  bool edited = false;
+  hooked.before_record = [&] {
+    if (edited) return;
+    edited = true;
+    Job paused = store_->GetJob(JobId(kJob)).value();
+    paused.set_status("PAUSED");
+    paused.clear_next_run();
+    *paused.mutable_updated_at() = ToProto(clock_.Now());
+    ASSERT_TRUE(store_->UpdateJob(paused).ok());
+    engine.JobChanged(paused);
+  };
+  clock_.Advance(absl::Minutes(1));
+  ASSERT_TRUE(engine.FireDue().ok());
+  // The recorded run was started, not left PENDING...
+  ASSERT_EQ(dispatcher_->dispatched().size(), 1u);
+  // ...and the paused job keeps no next_run.
+  const Job stored = store_->GetJob(JobId(kJob)).value();
+  EXPECT_EQ(stored.status(), "PAUSED");
+  EXPECT_FALSE(stored.has_next_run());
+  EXPECT_FALSE(engine.NextFire(JobId(kJob)).has_value());
+  clock_.Advance(absl::Minutes(5));
+  ASSERT_TRUE(engine.FireDue().ok());
+  EXPECT_EQ(dispatcher_->dispatched().size(), 1u);
 }
 
 TEST(RetryDelayTest, GrowsExponentiallyUpToTheCap) {

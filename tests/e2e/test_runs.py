@@ -7,6 +7,7 @@ semantics allow (a run cannot time out before its timeout, a fire cannot be
 recorded before its scheduled time, ...)."""
 
 import json
+import os
 import re
 import signal
 import subprocess
@@ -21,7 +22,7 @@ import pytest
 from conftest import Server, create_job, get_job, list_runs, parse_time, time_parts, wait_for
 
 EVERY_SECOND = "* * * * * *"
-ACTIVE_STATUSES = ("PENDING", "QUEUED", "RUNNING")
+ACTIVE_STATUSES = ("PENDING", "QUEUED", "RUNNING", "RETRYING")
 
 
 # ---- helpers ----
@@ -394,8 +395,12 @@ def test_overlap_replace_cancels_the_active_run(server):
     wait_for(enough, timeout=60, interval=0.2, message="two CANCELLED runs")
     code, job = server.request("POST", f"/v1/jobs/{job_id}/pause")
     assert code == 200, job
-    runs = wait_for(lambda: (lambda rs: rs if sum(not finished(r) for r in rs) <= 1 else None)(
-        list_runs(server, job_id)), timeout=30, message="all but the last run to end")
+    def settled():
+        runs = list_runs(server, job_id)
+        active = [r for r in runs if not finished(r)]
+        return runs if len(active) == 1 and active[0]["status"] == "RUNNING" else None
+
+    runs = wait_for(settled, timeout=30, message="all but the last run to end, the last RUNNING")
     runs.sort(key=lambda r: parse_time(r["scheduled_time"]))
     # Every run but the last was replaced by the next fire; the last still runs.
     for r in runs[:-1]:
@@ -523,3 +528,35 @@ def test_run_interrupted_by_a_crash(data_dir):
         assert "end_time" in run, run
     finally:
         server.stop()
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "known bug: after a SIGKILL of the server only a command's direct child dies "
+    "(PR_SET_PDEATHSIG); the rest of its process group keeps running, unsupervised, "
+    "while the run is recorded FAILED \"interrupted\""))
+def test_crash_leaves_no_process_of_the_run_behind(data_dir):
+    background, foreground = marker(), marker()
+    server = Server(data_dir)
+    try:
+        job_id = create_job(server, name="group", cron_expression=EVERY_SECOND, status="paused",
+                            executor={"command": {"argv": [
+                                "/bin/sh", "-c", f"sleep {background} & sleep {foreground}; wait"]}})
+        run_id = trigger(server, job_id)
+        wait_run(server, run_id, lambda r: r["status"] == "RUNNING")
+        wait_for(lambda: pids_of(background) and pids_of(foreground), message="the sleeps to start")
+        server.stop(signal.SIGKILL)
+        left = []
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            left = pids_of(background) + pids_of(foreground)
+            if not left:
+                break
+            time.sleep(0.1)
+    finally:
+        server.stop(signal.SIGKILL)
+        for pid in pids_of(background) + pids_of(foreground):  # the processes this test started
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    assert not left, f"processes of the interrupted run still running: {left}"

@@ -708,7 +708,11 @@ absl::StatusOr<std::vector<bool>> SqliteStore::RecordFires(const std::vector<Fir
       if (!inserted.ok() && !absl::IsAlreadyExists(inserted)) return inserted;
       stored[i] = inserted.ok();
       Job& j = **job;
-      if (fire.next_run) {
+      const bool definition_unchanged =
+          !fire.job_updated_at || Micros(j.updated_at()) == absl::ToUnixMicros(*fire.job_updated_at);
+      if (!definition_unchanged) {
+        // Only the fire's own facts: the schedule belongs to the new definition.
+      } else if (fire.next_run) {
         *j.mutable_next_run() = google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(
             absl::ToUnixMicros(*fire.next_run));
       } else {
@@ -717,7 +721,7 @@ absl::StatusOr<std::vector<bool>> SqliteStore::RecordFires(const std::vector<Fir
       *j.mutable_last_run() =
           google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(fire.last_run));
       if (stored[i]) j.set_last_status(fire.run.status());
-      if (fire.job_status) j.set_status(*fire.job_status);
+      if (fire.job_status && definition_unchanged) j.set_status(*fire.job_status);
       if (absl::Status w = WriteJobScheduleLocked(conn, j); !w.ok()) return w;
     }
     return absl::OkStatus();

@@ -310,6 +310,26 @@ TEST_P(StoreConformanceTest, RecordFiresNeverStoresARunTwice) {
   EXPECT_EQ(store().GetJob(JobId(JobIdOf(1))).value().next_run().seconds(), 1767226200);
 }
 
+TEST_P(StoreConformanceTest, RecordFiresLeavesTheScheduleOfAChangedJobAlone) {
+  Job job = MakeJob(JobIdOf(1));
+  ASSERT_TRUE(store().CreateJob(job).ok());
+  // The job is edited (paused) after the fire was planned from the old one.
+  Job edited = job;
+  edited.set_status("PAUSED");
+  edited.clear_next_run();
+  *edited.mutable_updated_at() = TimeUtil::SecondsToTimestamp(1767229200);
+  ASSERT_TRUE(store().UpdateJob(edited).ok());
+  FireRecord fire{MakeRun(RunIdOf(1), JobIdOf(1)), absl::FromUnixSeconds(1767225900),
+                  absl::FromUnixSeconds(1767225600)};
+  fire.job_updated_at = absl::FromUnixSeconds(job.updated_at().seconds());
+  ASSERT_TRUE(store().RecordFires({fire}).ok());
+  const Job got = store().GetJob(JobId(JobIdOf(1))).value();
+  EXPECT_EQ(got.status(), "PAUSED");
+  EXPECT_FALSE(got.has_next_run());
+  EXPECT_EQ(got.last_run().seconds(), 1767225600);  // the fire itself is recorded
+  EXPECT_TRUE(store().GetRun(RunId(RunIdOf(1))).ok());
+}
+
 TEST_P(StoreConformanceTest, RecordFiresDropsFiresOfDeletedJobs) {
   absl::StatusOr<std::vector<bool>> stored = store().RecordFires(
       {{MakeRun(RunIdOf(1), JobIdOf(9)), std::nullopt, absl::FromUnixSeconds(1767225600)}});

@@ -48,6 +48,10 @@ struct FireRecord {
   absl::Time last_run;
   // When set, the job's new status (a one-off job becomes COMPLETED).
   std::optional<std::string> job_status = std::nullopt;
+  // The job's updated_at when the fire was planned. When the stored job has
+  // changed since (an API edit raced the fire), its next_run and status are
+  // left alone: they were computed for the new definition.
+  std::optional<absl::Time> job_updated_at = std::nullopt;
 };
 
 // Durable storage for jobs and runs. Implementations are thread-safe.

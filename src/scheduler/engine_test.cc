@@ -126,6 +126,23 @@ class EngineTest : public ::testing::Test {
     return job;
   }
 
+  // A job with `max_retries` whose first attempt, at now, has just failed.
+  dts::Run FailFirstAttempt(int max_retries) {
+    Job job = AddJob(kJob, "0 0 1 1 *");
+    job.set_max_retries(max_retries);
+    EXPECT_TRUE(store_->UpdateJob(job).ok());
+    engine_->JobChanged(job);
+    dts::Run first;
+    first.set_id(ScheduledRunId(JobId(kJob), clock_.Now(), 1).value());
+    first.set_job_id(kJob);
+    first.set_attempt(1);
+    first.set_status("FAILED");
+    *first.mutable_scheduled_time() = ToProto(clock_.Now());
+    EXPECT_TRUE(store_->CreateRun(first).ok());
+    engine_->RunFinished(first);
+    return first;
+  }
+
   int Fire() {
     absl::StatusOr<int> n = engine_->FireDue();
     EXPECT_TRUE(n.ok()) << n.status();
@@ -436,18 +453,7 @@ TEST(RetryDelayTest, GrowsExponentiallyUpToTheCap) {
 }
 
 TEST_F(EngineTest, FailedAttemptsAreRetriedWithBackoffThenGiveUp) {
-  Job job = AddJob(kJob, "0 0 1 1 *");
-  job.set_max_retries(2);
-  ASSERT_TRUE(store_->UpdateJob(job).ok());
-  engine_->JobChanged(job);
-  dts::Run first;
-  first.set_id(ScheduledRunId(JobId(kJob), clock_.Now(), 1).value());
-  first.set_job_id(kJob);
-  first.set_attempt(1);
-  first.set_status("FAILED");
-  *first.mutable_scheduled_time() = ToProto(clock_.Now());
-  ASSERT_TRUE(store_->CreateRun(first).ok());
-  engine_->RunFinished(first);
+  const dts::Run first = FailFirstAttempt(/*max_retries=*/2);
   const std::string second_id = ScheduledRunId(JobId(kJob), clock_.Now(), 2).value();
   dts::Run second = store_->GetRun(RunId(second_id)).value();
   EXPECT_EQ(second.status(), "RETRYING");
@@ -480,18 +486,7 @@ TEST_F(EngineTest, FailedAttemptsAreRetriedWithBackoffThenGiveUp) {
 }
 
 TEST_F(EngineTest, PendingRetrySurvivesARestartAndStartsOnce) {
-  Job job = AddJob(kJob, "0 0 1 1 *");
-  job.set_max_retries(1);
-  ASSERT_TRUE(store_->UpdateJob(job).ok());
-  engine_->JobChanged(job);
-  dts::Run first;
-  first.set_id(ScheduledRunId(JobId(kJob), clock_.Now(), 1).value());
-  first.set_job_id(kJob);
-  first.set_attempt(1);
-  first.set_status("FAILED");
-  *first.mutable_scheduled_time() = ToProto(clock_.Now());
-  ASSERT_TRUE(store_->CreateRun(first).ok());
-  engine_->RunFinished(first);
+  FailFirstAttempt(/*max_retries=*/1);
   Restart();
   clock_.Advance(absl::Seconds(5));
   Fire();

@@ -247,6 +247,33 @@ auto InReadTransaction(Conn& conn, F&& body) -> decltype(body()) {
   return result;
 }
 
+// Reads the message stored under `id` by a `SELECT data ... WHERE id = ?1`
+// statement; nullopt when there is none.
+template <typename Msg, typename Conn>
+absl::StatusOr<std::optional<Msg>> SelectById(Conn& conn, Sql sql, absl::string_view kind,
+                                              const std::string& id) {
+  sqlite3_stmt* stmt = conn.stmt(sql);
+  StmtScope scope(stmt);
+  if (int rc = BindText(stmt, 1, id); rc != SQLITE_OK) {
+    return SqliteError(rc, conn.db(), absl::StrCat("get ", kind, ": bind"));
+  }
+  const int rc = sqlite3_step(stmt);
+  if (rc == SQLITE_DONE) return std::optional<Msg>();
+  if (rc != SQLITE_ROW) return SqliteError(rc, conn.db(), absl::StrCat("get ", kind, " ", id));
+  Msg msg;
+  if (absl::Status s = ParseRow(stmt, kind, &msg); !s.ok()) return s;
+  return std::optional<Msg>(std::move(msg));
+}
+
+// SelectById for a Get: NOT_FOUND when there is none.
+template <typename Msg, typename Conn>
+absl::StatusOr<Msg> GetById(Conn& conn, Sql sql, absl::string_view kind, const std::string& id) {
+  absl::StatusOr<std::optional<Msg>> found = SelectById<Msg>(conn, sql, kind, id);
+  if (!found.ok()) return found.status();
+  if (!found->has_value()) return absl::NotFoundError(absl::StrCat(kind, " ", id, " not found"));
+  return **std::move(found);
+}
+
 // Runs `body` in a BEGIN IMMEDIATE transaction on the writer connection:
 // committed when it returns OK, rolled back otherwise.
 template <typename Conn, typename F>
@@ -406,21 +433,7 @@ absl::Status SqliteStore::CreateJob(const Job& job) {
 }
 
 absl::StatusOr<Job> SqliteStore::GetJob(const JobId& id) {
-  return WithReader([&](Connection& conn) -> absl::StatusOr<Job> {
-    sqlite3_stmt* stmt = conn.stmt(Sql::kSelectJob);
-    StmtScope scope(stmt);
-    if (int rc = BindText(stmt, 1, id.value()); rc != SQLITE_OK) {
-      return SqliteError(rc, conn.db(), "get job: bind");
-    }
-    int rc = sqlite3_step(stmt);
-    if (rc == SQLITE_DONE) {
-      return absl::NotFoundError(absl::StrCat("job ", id.value(), " not found"));
-    }
-    if (rc != SQLITE_ROW) return SqliteError(rc, conn.db(), absl::StrCat("get job ", id.value()));
-    Job job;
-    if (absl::Status s = ParseRow(stmt, "job", &job); !s.ok()) return s;
-    return job;
-  });
+  return WithReader([&](Connection& conn) { return GetById<Job>(conn, Sql::kSelectJob, "job", id.value()); });
 }
 
 absl::StatusOr<JobPage> SqliteStore::ListJobs(const ListJobsQuery& query) {
@@ -496,17 +509,7 @@ absl::Status SqliteStore::UpdateJob(const Job& job_in) {
 
 absl::StatusOr<std::optional<Job>> SqliteStore::ReadJobLocked(Connection& conn,
                                                               const std::string& id) {
-  sqlite3_stmt* stmt = conn.stmt(Sql::kSelectJob);
-  StmtScope scope(stmt);
-  if (int rc = BindText(stmt, 1, id); rc != SQLITE_OK) {
-    return SqliteError(rc, conn.db(), "read job: bind");
-  }
-  const int rc = sqlite3_step(stmt);
-  if (rc == SQLITE_DONE) return std::optional<Job>();
-  if (rc != SQLITE_ROW) return SqliteError(rc, conn.db(), absl::StrCat("read job ", id));
-  Job job;
-  if (absl::Status s = ParseRow(stmt, "job", &job); !s.ok()) return s;
-  return std::optional<Job>(std::move(job));
+  return SelectById<Job>(conn, Sql::kSelectJob, "job", id);
 }
 
 absl::Status SqliteStore::WriteJobScheduleLocked(Connection& conn, const Job& job) {
@@ -599,21 +602,7 @@ absl::Status SqliteStore::CreateRun(const Run& run) {
 }
 
 absl::StatusOr<Run> SqliteStore::GetRun(const RunId& id) {
-  return WithReader([&](Connection& conn) -> absl::StatusOr<Run> {
-    sqlite3_stmt* stmt = conn.stmt(Sql::kSelectRun);
-    StmtScope scope(stmt);
-    if (int rc = BindText(stmt, 1, id.value()); rc != SQLITE_OK) {
-      return SqliteError(rc, conn.db(), "get run: bind");
-    }
-    int rc = sqlite3_step(stmt);
-    if (rc == SQLITE_DONE) {
-      return absl::NotFoundError(absl::StrCat("run ", id.value(), " not found"));
-    }
-    if (rc != SQLITE_ROW) return SqliteError(rc, conn.db(), absl::StrCat("get run ", id.value()));
-    Run run;
-    if (absl::Status s = ParseRow(stmt, "run", &run); !s.ok()) return s;
-    return run;
-  });
+  return WithReader([&](Connection& conn) { return GetById<Run>(conn, Sql::kSelectRun, "run", id.value()); });
 }
 
 absl::StatusOr<RunPage> SqliteStore::ListRuns(const ListRunsQuery& query) {

@@ -54,6 +54,9 @@ class RecordingDispatcher final : public RunDispatcher {
   std::vector<std::string> cancelled_ ABSL_GUARDED_BY(mu_);
 };
 
+constexpr char kJob[] = "6314b56d-db9e-4989-ba7b-202110a5a458";
+constexpr char kJob2[] = "7314b56d-db9e-4989-ba7b-202110a5a458";
+
 // Forwards to a real store, running a hook inside RecordFires: the moment an
 // API edit can race a fire.
 class HookedStore final : public storage::Store {
@@ -163,8 +166,6 @@ class EngineTest : public ::testing::Test {
   std::unique_ptr<Engine> engine_;
 };
 
-constexpr char kJob[] = "6314b56d-db9e-4989-ba7b-202110a5a458";
-constexpr char kJob2[] = "7314b56d-db9e-4989-ba7b-202110a5a458";
 
 TEST_F(EngineTest, FiresWhenDueAndNotBefore) {
   AddJob(kJob, "*/5 * * * *");

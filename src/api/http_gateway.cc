@@ -9,6 +9,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "dts/http/errors.h"
+#include "api/json_writer.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 
@@ -24,13 +25,8 @@ absl::Status FieldError(absl::string_view field, absl::string_view why) {
 }
 
 Response JsonResponse(const google::protobuf::Message& message) {
-  google::protobuf::util::JsonPrintOptions options;
-  options.preserve_proto_field_names = true;
-  options.always_print_primitive_fields = true;
   Response response;
-  if (!google::protobuf::util::MessageToJsonString(message, &response.body, options).ok()) {
-    return http::StatusResponse(absl::InternalError("could not encode the response as JSON"));
-  }
+  response.body = ToJson(message);
   return response;
 }
 

@@ -55,7 +55,7 @@ void Engine::Index(const Job& job) {
     state->slot = slot;
     slot_by_job_[JobId(job.id())] = slot;
   }
-  state->job = job;
+  state->job = std::make_shared<const Job>(job);
   state->generation = next_generation_++;
   state->anchor = job.has_schedule_anchor() ? FromProto(job.schedule_anchor()) : clock_->Now();
   state->schedule.reset();
@@ -90,8 +90,8 @@ void Engine::Unindex(const JobId& id) {
 Run Engine::NewRun(const JobState& state, absl::Time scheduled, RunStatus status, Trigger trigger,
                    absl::Time now) const {
   Run run;
-  run.set_id(ScheduledRunId(JobId(state.job.id()), scheduled, 1).value());
-  run.set_job_id(state.job.id());
+  run.set_id(ScheduledRunId(JobId(state.job->id()), scheduled, 1).value());
+  run.set_job_id(state.job->id());
   run.set_status(std::string(RunStatusName(status)));
   run.set_trigger(std::string(TriggerName(trigger)));
   run.set_attempt(1);
@@ -115,9 +115,9 @@ void Engine::PlanFires(JobState& state, absl::Time due, absl::Time now, std::vec
   while (next && *next <= now) next = state.schedule->Next(*next, state.anchor);
 
   const MisfirePolicy misfire =
-      ParseMisfirePolicy(state.job.misfire_policy()).value_or(MisfirePolicy::kRunOnce);
+      ParseMisfirePolicy(state.job->misfire_policy()).value_or(MisfirePolicy::kRunOnce);
   const OverlapPolicy overlap =
-      ParseOverlapPolicy(state.job.overlap_policy()).value_or(OverlapPolicy::kAllow);
+      ParseOverlapPolicy(state.job->overlap_policy()).value_or(OverlapPolicy::kAllow);
   std::vector<absl::Time> fire_times;
   Trigger trigger = Trigger::kSchedule;
   if (missed == 1) {
@@ -134,13 +134,13 @@ void Engine::PlanFires(JobState& state, absl::Time due, absl::Time now, std::vec
   bool busy = !state.active.empty();
   for (const absl::Time scheduled : fire_times) {
     Pending p{{}, state.slot, state.generation, false, due};
-    if (state.job.has_updated_at()) p.record.job_updated_at = FromProto(state.job.updated_at());
+    if (state.job->has_updated_at()) p.record.job_updated_at = FromProto(state.job->updated_at());
     p.record.next_run = next;
     p.record.last_run = scheduled;
     if (!next && state.schedule->is_one_off()) {
       p.record.job_status = std::string(JobStatusName(JobStatus::kCompleted));
     }
-    const int deadline = state.job.starting_deadline();
+    const int deadline = state.job->starting_deadline();
     if (missed > 1 && misfire == MisfirePolicy::kSkip) {
       p.record.run = NewRun(state, scheduled, RunStatus::kMissed, trigger, now);
       p.record.run.set_error(absl::StrCat(missed, " scheduled times passed while the scheduler was "
@@ -192,17 +192,17 @@ absl::StatusOr<int> Engine::FireDue() {
 absl::StatusOr<int> Engine::Commit(std::vector<Pending>& plan, const std::vector<RunId>& cancels) {
   std::vector<storage::FireRecord> records;
   records.reserve(plan.size());
-  for (const Pending& p : plan) records.push_back(p.record);
+  for (const Pending& p : plan) records.push_back(p.record);  // the plan keeps its copy for dispatch
   absl::StatusOr<std::vector<bool>> stored = store_->RecordFires(records);
 
-  std::vector<std::pair<Job, Run>> dispatches;
+  std::vector<std::pair<std::shared_ptr<const Job>, Run>> dispatches;
   int recorded = 0;
   {
     absl::MutexLock lock(&mu_);
     for (size_t i = 0; i < plan.size(); ++i) {
       const Pending& p = plan[i];
       JobState* state = jobs_.size() > p.slot ? jobs_[p.slot].get() : nullptr;
-      if (state != nullptr && state->job.id() != p.record.run.job_id()) state = nullptr;
+      if (state != nullptr && state->job->id() != p.record.run.job_id()) state = nullptr;
       if (state == nullptr) continue;  // deleted meanwhile (its slot may be reused)
       // A job changed while its fire was being recorded was re-indexed by
       // JobChanged(); the plan's next_run is stale for it.
@@ -213,9 +213,12 @@ absl::StatusOr<int> Engine::Commit(std::vector<Pending>& plan, const std::vector
       }
       if (same_definition) {
         if (p.record.next_run) index_.Upsert(p.slot, Micros(*p.record.next_run));
-        if (p.record.job_status) state->job.set_status(*p.record.job_status);
+        if (p.record.job_status) {
+          auto updated = std::make_shared<Job>(*state->job);
+          updated->set_status(*p.record.job_status);
+          state->job = std::move(updated);
+        }
       }
-      *state->job.mutable_last_run() = ToProto(p.record.last_run);
       if (!(*stored)[i]) continue;  // recorded before (recovery, or a zombie): never twice
       ++recorded;
       // A stored run is always started, even if its job changed meanwhile.
@@ -227,7 +230,7 @@ absl::StatusOr<int> Engine::Commit(std::vector<Pending>& plan, const std::vector
   }
   if (!stored.ok()) return stored.status();
   for (const RunId& run : cancels) dispatcher_->Cancel(run);
-  for (const auto& [job, run] : dispatches) dispatcher_->Dispatch(job, run);
+  for (const auto& [job, run] : dispatches) dispatcher_->Dispatch(*job, run);
   return recorded;
 }
 
@@ -328,7 +331,7 @@ void Engine::RunFinished(const Run& run) {
     JobState* state = StateOf(JobId(run.job_id()));
     if (state == nullptr) return;
     std::erase(state->active, RunId(run.id()));
-    if (!failed || run.attempt() > state->job.max_retries()) return;
+    if (!failed || run.attempt() > state->job->max_retries()) return;
     const double jitter =
         options_.jitter ? options_.jitter() : absl::Uniform<double>(bitgen_, 0.8, 1.2);
     const absl::Time now = clock_->Now();
@@ -342,7 +345,7 @@ void Engine::RunFinished(const Run& run) {
     *next.mutable_scheduled_time() = run.scheduled_time();
     *next.mutable_created_at() = ToProto(now);
     *next.mutable_retry_at() =
-        ToProto(now + RetryDelay(state->job.retry_backoff(), run.attempt(), jitter));
+        ToProto(now + RetryDelay(state->job->retry_backoff(), run.attempt(), jitter));
   }
   // The attempt is recorded before it is scheduled, so a restart finds it.
   // ALREADY_EXISTS: this end was reported before; its retry exists already.
@@ -359,7 +362,7 @@ void Engine::QueueRetry(const Run& run) {
 }
 
 void Engine::StartDueRetries(absl::Time now) {
-  std::vector<std::pair<Job, Run>> starts;
+  std::vector<std::pair<std::shared_ptr<const Job>, Run>> starts;
   {
     absl::MutexLock lock(&mu_);
     while (!retries_.empty() && retries_.begin()->first <= now) {
@@ -375,7 +378,7 @@ void Engine::StartDueRetries(absl::Time now) {
   }
   for (auto& [job, run] : starts) {
     (void)store_->UpdateRun(run);
-    dispatcher_->Dispatch(job, run);
+    dispatcher_->Dispatch(*job, run);
   }
 }
 

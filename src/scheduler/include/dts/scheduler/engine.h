@@ -92,7 +92,9 @@ class Engine final : public JobEvents {
 
  private:
   struct JobState {
-    Job job;
+    // Shared with the runs being dispatched, so a fire copies a pointer, not
+    // the job; replaced, never changed in place.
+    std::shared_ptr<const Job> job;
     std::optional<cron::Schedule> schedule;
     absl::Time anchor;
     uint32_t slot = 0;

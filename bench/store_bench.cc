@@ -94,9 +94,10 @@ struct Fixture {
   }
 };
 
+// Destroyed at exit, which removes the temp dir.
 Fixture& TheFixture() {
-  static Fixture* f = new Fixture;
-  return *f;
+  static Fixture f;
+  return f;
 }
 
 int64_t fire_counter = 0;

@@ -135,6 +135,10 @@ int RunServer(const ServerOptions& opts, cli::Context& ctx) {
   int grpc_port = 0;
   builder.AddListeningPort(opts.grpc_addr, grpc::InsecureServerCredentials(), &grpc_port);
   builder.SetMaxReceiveMessageSize(static_cast<int>(kMaxRequestBytes));
+  // gRPC's defaults (1-2 pollers) make its sync server start a thread for
+  // most calls under concurrent load; keep a few polling threads ready.
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MIN_POLLERS, 4);
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, 16);
   builder.RegisterService(&grpc_jobs);
   builder.RegisterService(&grpc_scheduler);
   builder.RegisterService(&grpc_executions);

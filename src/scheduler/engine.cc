@@ -285,8 +285,13 @@ absl::Status Engine::Recover() {
 void Engine::JobChanged(const Job& job) {
   absl::MutexLock lock(&mu_);
   Index(job);
-  wake_ = true;
-  cv_.Signal();
+  // Only a job that is now the earliest moves the firing thread's deadline
+  // forward; any other change it finds when it next wakes.
+  const JobState* state = StateOf(JobId(job.id()));
+  if (state != nullptr && !index_.empty() && index_.Earliest().slot == state->slot) {
+    wake_ = true;
+    cv_.Signal();
+  }
 }
 
 void Engine::JobDeleted(const JobId& id, bool cancel_running) {

@@ -247,6 +247,24 @@ auto InReadTransaction(Conn& conn, F&& body) -> decltype(body()) {
   return result;
 }
 
+// Binds the columns shared by the job INSERT and UPDATE statements.
+absl::Status BindJob(sqlite3* db, sqlite3_stmt* stmt, const Job& job, int64_t shard,
+                     absl::string_view data, absl::string_view what) {
+  Binder bind(stmt);
+  bind.Text(1, job.id()).Text(2, job.name()).Text(3, job.status());
+  if (job.has_next_run()) {
+    bind.Int64(4, Micros(job.next_run()));
+  } else {
+    bind.Null(4);
+  }
+  bind.Int64(5, shard)
+      .Int64(6, Micros(job.created_at()))
+      .Int64(7, Micros(job.updated_at()))
+      .Blob(8, data);
+  if (bind.rc() != SQLITE_OK) return SqliteError(bind.rc(), db, what);
+  return absl::OkStatus();
+}
+
 // Reads the message stored under `id` by a `SELECT data ... WHERE id = ?1`
 // statement; nullopt when there is none.
 template <typename Msg, typename Conn>
@@ -413,18 +431,9 @@ absl::Status SqliteStore::CreateJob(const Job& job) {
   Connection& conn = *writer_.conn;
   sqlite3_stmt* stmt = conn.stmt(Sql::kInsertJob);
   StmtScope scope(stmt);
-  Binder bind(stmt);
-  bind.Text(1, job.id()).Text(2, job.name()).Text(3, job.status());
-  if (job.has_next_run()) {
-    bind.Int64(4, Micros(job.next_run()));
-  } else {
-    bind.Null(4);
+  if (absl::Status b = BindJob(conn.db(), stmt, job, shard, data, "create job: bind"); !b.ok()) {
+    return b;
   }
-  bind.Int64(5, shard)
-      .Int64(6, Micros(job.created_at()))
-      .Int64(7, Micros(job.updated_at()))
-      .Blob(8, data);
-  if (bind.rc() != SQLITE_OK) return SqliteError(bind.rc(), conn.db(), "create job: bind");
   absl::Status s = StepDone(conn.db(), stmt, absl::StrCat("create job ", job.id()));
   if (absl::IsAlreadyExists(s)) {
     return absl::AlreadyExistsError(absl::StrCat("job ", job.id(), " already exists"));
@@ -491,18 +500,9 @@ absl::Status SqliteStore::UpdateJob(const Job& job_in) {
     if (!job.SerializeToString(&data)) return absl::InternalError("update job: serialize failed");
     sqlite3_stmt* stmt = conn.stmt(Sql::kUpdateJob);
     StmtScope scope(stmt);
-    Binder bind(stmt);
-    bind.Text(1, job.id()).Text(2, job.name()).Text(3, job.status());
-    if (job.has_next_run()) {
-      bind.Int64(4, Micros(job.next_run()));
-    } else {
-      bind.Null(4);
+    if (absl::Status b = BindJob(conn.db(), stmt, job, shard, data, "update job: bind"); !b.ok()) {
+      return b;
     }
-    bind.Int64(5, shard)
-        .Int64(6, Micros(job.created_at()))
-        .Int64(7, Micros(job.updated_at()))
-        .Blob(8, data);
-    if (bind.rc() != SQLITE_OK) return SqliteError(bind.rc(), conn.db(), "update job: bind");
     return StepDone(conn.db(), stmt, what);
   });
 }

@@ -224,6 +224,11 @@ void Server::Impl::Shutdown() {
     // its pending operations are destroyed with ioc_.
     ioc_.stop();
     for (std::thread& thread : threads_) thread.join();
+    // The posted close may not have run before stop(); with no thread left
+    // it is safe here, and it resets connections still in the backlog now
+    // rather than when the server object is destroyed.
+    error_code ec;
+    acceptor_.close(ec);
   });
 }
 

@@ -2,11 +2,12 @@
 // figure against (docs/benchmarks.md). With 10,000 jobs stored, as the e2e
 // run has them:
 //
-//   Store/RecordFires   one batch of 1024 fires (insert the run, read and
-//                       rewrite its job), as Engine::FireDue commits them
+//   Store/RecordFires   one batch of 1024 fires (insert the run, update its
+//                       job's schedule columns), as Engine::FireDue commits them
 //   Store/UpdateRun     one run updated on its own (its own transaction, and
-//                       the job's last_status), as the worker does twice per
-//                       run: RUNNING, then the outcome
+//                       the job's last_status)
+//   Store/UpdateRuns    a batch of 1024 run updates in one transaction, as
+//                       the worker group-commits RUNNING and outcomes
 //
 // Timed by the wall clock (UseRealTime: the commits wait for the disk and
 // for the checkpointer), items_per_second is fires (or updates) per second.
@@ -121,6 +122,21 @@ void BM_RecordFires(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * kBatch);
 }
 
+// Records a fresh batch of fires and returns its runs as the worker would
+// update them (RUNNING on "local").
+bool NextRunningBatch(Fixture& f, std::vector<Run>* runs) {
+  std::vector<dts::storage::FireRecord> batch = f.NextBatch(fire_counter);
+  if (!f.store->RecordFires(batch).ok()) return false;
+  runs->clear();
+  for (auto& fire : batch) {
+    fire.run.set_status("RUNNING");
+    fire.run.set_worker_id("local");
+    *fire.run.mutable_start_time() = fire.run.created_at();
+    runs->push_back(std::move(fire.run));
+  }
+  return true;
+}
+
 // Updates runs recorded by fresh RecordFires batches (made outside the timing).
 void BM_UpdateRun(benchmark::State& state) {
   Fixture& f = TheFixture();
@@ -129,17 +145,9 @@ void BM_UpdateRun(benchmark::State& state) {
   for (auto _ : state) {
     if (next == runs.size()) {
       state.PauseTiming();
-      std::vector<dts::storage::FireRecord> batch = f.NextBatch(fire_counter);
-      if (!f.store->RecordFires(batch).ok()) {
+      if (!NextRunningBatch(f, &runs)) {
         state.SkipWithError("RecordFires failed");
         break;
-      }
-      runs.clear();
-      for (auto& fire : batch) {
-        fire.run.set_status("RUNNING");
-        fire.run.set_worker_id("local");
-        *fire.run.mutable_start_time() = fire.run.created_at();
-        runs.push_back(std::move(fire.run));
       }
       next = 0;
       state.ResumeTiming();
@@ -152,9 +160,29 @@ void BM_UpdateRun(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 
+// The worker's group commit: a whole batch of run updates in one UpdateRuns.
+void BM_UpdateRuns(benchmark::State& state) {
+  Fixture& f = TheFixture();
+  std::vector<Run> runs;
+  for (auto _ : state) {
+    state.PauseTiming();
+    if (!NextRunningBatch(f, &runs)) {
+      state.SkipWithError("RecordFires failed");
+      break;
+    }
+    state.ResumeTiming();
+    if (!f.store->UpdateRuns(runs).ok()) {
+      state.SkipWithError("UpdateRuns failed");
+      break;
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(runs.size()));
+}
+
 }  // namespace
 
 BENCHMARK(BM_RecordFires)->Name("Store/RecordFires")->Unit(benchmark::kMillisecond)->MinTime(1.0)->UseRealTime();
 BENCHMARK(BM_UpdateRun)->Name("Store/UpdateRun")->Unit(benchmark::kMicrosecond)->MinTime(1.0)->UseRealTime();
+BENCHMARK(BM_UpdateRuns)->Name("Store/UpdateRuns")->Unit(benchmark::kMillisecond)->MinTime(1.0)->UseRealTime();
 
 BENCHMARK_MAIN();

@@ -1,6 +1,9 @@
 #include "dts/scheduler/engine.h"
 
+#include <algorithm>
 #include <utility>
+
+#include "absl/container/inlined_vector.h"
 
 #include "absl/strings/str_cat.h"
 #include "dts/model/time_convert.h"
@@ -56,6 +59,8 @@ void Engine::Index(const Job& job) {
     slot_by_job_[JobId(job.id())] = slot;
   }
   state->job = std::make_shared<const Job>(job);
+  state->misfire = ParseMisfirePolicy(job.misfire_policy()).value_or(MisfirePolicy::kRunOnce);
+  state->overlap = ParseOverlapPolicy(job.overlap_policy()).value_or(OverlapPolicy::kAllow);
   state->generation = next_generation_++;
   state->anchor = job.has_schedule_anchor() ? FromProto(job.schedule_anchor()) : clock_->Now();
   state->schedule.reset();
@@ -100,10 +105,10 @@ Run Engine::NewRun(const JobState& state, absl::Time scheduled, RunStatus status
   return run;
 }
 
-void Engine::PlanFires(JobState& state, absl::Time due, absl::Time now, std::vector<Pending>& out,
-                       std::vector<RunId>& cancels) {
-  // Every scheduled time from `due` up to now is owed; usually just `due`.
-  std::vector<absl::Time> owed = {due};
+void Engine::PlanFires(JobState& state, absl::Time due, absl::Time now, Plan& out) {
+  // Every scheduled time from `due` up to now is owed; usually just `due`,
+  // so one inline slot avoids an allocation per fire.
+  absl::InlinedVector<absl::Time, 1> owed = {due};
   int missed = 1;
   std::optional<absl::Time> next = state.schedule->Next(due, state.anchor);
   while (next && *next <= now && missed < kMaxMissedToCount) {
@@ -114,54 +119,47 @@ void Engine::PlanFires(JobState& state, absl::Time due, absl::Time now, std::vec
   }
   while (next && *next <= now) next = state.schedule->Next(*next, state.anchor);
 
-  const MisfirePolicy misfire =
-      ParseMisfirePolicy(state.job->misfire_policy()).value_or(MisfirePolicy::kRunOnce);
-  const OverlapPolicy overlap =
-      ParseOverlapPolicy(state.job->overlap_policy()).value_or(OverlapPolicy::kAllow);
-  std::vector<absl::Time> fire_times;
   Trigger trigger = Trigger::kSchedule;
-  if (missed == 1) {
-    fire_times = {due};
-  } else {
+  if (missed > 1) {
     trigger = Trigger::kCatchUp;
-    if (misfire == MisfirePolicy::kRunAll) {
-      fire_times = owed;
-    } else {
-      fire_times = {owed.back()};
-    }
+    // RUN_ALL fires every owed time; the others fold them into the latest.
+    if (state.misfire != MisfirePolicy::kRunAll) owed.erase(owed.begin(), owed.end() - 1);
   }
 
+  const std::optional<absl::Time> job_updated_at =
+      state.job->has_updated_at() ? std::optional(FromProto(state.job->updated_at()))
+                                  : std::nullopt;
+  const int deadline = state.job->starting_deadline();
   bool busy = !state.active.empty();
-  for (const absl::Time scheduled : fire_times) {
-    Pending p{{}, state.slot, state.generation, false, due};
-    if (state.job->has_updated_at()) p.record.job_updated_at = FromProto(state.job->updated_at());
-    p.record.next_run = next;
-    p.record.last_run = scheduled;
+  for (const absl::Time scheduled : owed) {
+    storage::FireRecord& record = out.records.emplace_back();
+    FireMeta& meta = out.meta.emplace_back(FireMeta{state.slot, state.generation, false, due});
+    record.job_updated_at = job_updated_at;
+    record.next_run = next;
+    record.last_run = scheduled;
     if (!next && state.schedule->is_one_off()) {
-      p.record.job_status = std::string(JobStatusName(JobStatus::kCompleted));
+      record.job_status = std::string(JobStatusName(JobStatus::kCompleted));
     }
-    const int deadline = state.job->starting_deadline();
-    if (missed > 1 && misfire == MisfirePolicy::kSkip) {
-      p.record.run = NewRun(state, scheduled, RunStatus::kMissed, trigger, now);
-      p.record.run.set_error(absl::StrCat(missed, " scheduled times passed while the scheduler was "
-                                          "down or behind; misfire policy SKIP"));
+    if (missed > 1 && state.misfire == MisfirePolicy::kSkip) {
+      record.run = NewRun(state, scheduled, RunStatus::kMissed, trigger, now);
+      record.run.set_error(absl::StrCat(missed, " scheduled times passed while the scheduler was "
+                                        "down or behind; misfire policy SKIP"));
     } else if (deadline > 0 && now - scheduled > absl::Seconds(deadline)) {
-      p.record.run = NewRun(state, scheduled, RunStatus::kMissed, trigger, now);
-      p.record.run.set_error(absl::StrCat("could not start within the starting deadline of ",
-                                          deadline, "s"));
-    } else if (busy && overlap == OverlapPolicy::kForbid) {
-      p.record.run = NewRun(state, scheduled, RunStatus::kSkipped, trigger, now);
-      p.record.run.set_error("the previous run is still active; overlap policy FORBID");
+      record.run = NewRun(state, scheduled, RunStatus::kMissed, trigger, now);
+      record.run.set_error(absl::StrCat("could not start within the starting deadline of ",
+                                        deadline, "s"));
+    } else if (busy && state.overlap == OverlapPolicy::kForbid) {
+      record.run = NewRun(state, scheduled, RunStatus::kSkipped, trigger, now);
+      record.run.set_error("the previous run is still active; overlap policy FORBID");
     } else {
-      if (busy && overlap == OverlapPolicy::kReplace) {
-        cancels.insert(cancels.end(), state.active.begin(), state.active.end());
+      if (busy && state.overlap == OverlapPolicy::kReplace) {
+        out.cancels.insert(out.cancels.end(), state.active.begin(), state.active.end());
       }
-      p.record.run = NewRun(state, scheduled, RunStatus::kPending, trigger, now);
-      p.dispatch = true;
+      record.run = NewRun(state, scheduled, RunStatus::kPending, trigger, now);
+      meta.dispatch = true;
       busy = true;
     }
-    if (missed > 1) p.record.run.set_missed_count(missed);
-    out.push_back(std::move(p));
+    if (missed > 1) record.run.set_missed_count(missed);
   }
 }
 
@@ -171,65 +169,64 @@ absl::StatusOr<int> Engine::FireDue() {
   StartDueRetries(now);
   int recorded = 0;
   while (true) {
-    std::vector<Pending> plan;
-    std::vector<RunId> cancels;
+    Plan plan;
     {
       absl::MutexLock lock(&mu_);
+      plan.records.reserve(std::min<size_t>(index_.size(), options_.max_batch));
+      plan.meta.reserve(plan.records.capacity());
       while (!index_.empty() && index_.Earliest().due_micros <= Micros(now) &&
              static_cast<int>(plan.size()) < options_.max_batch) {
         const DueIndex::Entry entry = index_.Earliest();
         index_.Remove(entry.slot);
-        PlanFires(*jobs_[entry.slot], absl::FromUnixMicros(entry.due_micros), now, plan, cancels);
+        PlanFires(*jobs_[entry.slot], absl::FromUnixMicros(entry.due_micros), now, plan);
       }
     }
-    if (plan.empty()) return recorded;
-    absl::StatusOr<int> committed = Commit(plan, cancels);
+    if (plan.size() == 0) return recorded;
+    absl::StatusOr<int> committed = Commit(plan);
     if (!committed.ok()) return committed.status();
     recorded += *committed;
   }
 }
 
-absl::StatusOr<int> Engine::Commit(std::vector<Pending>& plan, const std::vector<RunId>& cancels) {
-  std::vector<storage::FireRecord> records;
-  records.reserve(plan.size());
-  for (const Pending& p : plan) records.push_back(p.record);  // the plan keeps its copy for dispatch
-  absl::StatusOr<std::vector<bool>> stored = store_->RecordFires(records);
+absl::StatusOr<int> Engine::Commit(Plan& plan) {
+  absl::StatusOr<std::vector<bool>> stored = store_->RecordFires(plan.records);
 
   std::vector<std::pair<std::shared_ptr<const Job>, Run>> dispatches;
   int recorded = 0;
   {
     absl::MutexLock lock(&mu_);
     for (size_t i = 0; i < plan.size(); ++i) {
-      const Pending& p = plan[i];
-      JobState* state = jobs_.size() > p.slot ? jobs_[p.slot].get() : nullptr;
-      if (state != nullptr && state->job->id() != p.record.run.job_id()) state = nullptr;
+      storage::FireRecord& record = plan.records[i];
+      const FireMeta& meta = plan.meta[i];
+      JobState* state = jobs_.size() > meta.slot ? jobs_[meta.slot].get() : nullptr;
+      if (state != nullptr && state->job->id() != record.run.job_id()) state = nullptr;
       if (state == nullptr) continue;  // deleted meanwhile (its slot may be reused)
       // A job changed while its fire was being recorded was re-indexed by
       // JobChanged(); the plan's next_run is stale for it.
-      const bool same_definition = state->generation == p.generation;
+      const bool same_definition = state->generation == meta.generation;
       if (!stored.ok()) {
-        if (same_definition) index_.Upsert(p.slot, Micros(p.due));  // owe it again
+        if (same_definition) index_.Upsert(meta.slot, Micros(meta.due));  // owe it again
         continue;
       }
       if (same_definition) {
-        if (p.record.next_run) index_.Upsert(p.slot, Micros(*p.record.next_run));
-        if (p.record.job_status) {
+        if (record.next_run) index_.Upsert(meta.slot, Micros(*record.next_run));
+        if (record.job_status) {
           auto updated = std::make_shared<Job>(*state->job);
-          updated->set_status(*p.record.job_status);
+          updated->set_status(*record.job_status);
           state->job = std::move(updated);
         }
       }
       if (!(*stored)[i]) continue;  // recorded before (recovery, or a zombie): never twice
       ++recorded;
       // A stored run is always started, even if its job changed meanwhile.
-      if (p.dispatch) {
-        state->active.push_back(RunId(p.record.run.id()));
-        dispatches.emplace_back(state->job, p.record.run);
+      if (meta.dispatch) {
+        state->active.push_back(RunId(record.run.id()));
+        dispatches.emplace_back(state->job, std::move(record.run));
       }
     }
   }
   if (!stored.ok()) return stored.status();
-  for (const RunId& run : cancels) dispatcher_->Cancel(run);
+  for (const RunId& run : plan.cancels) dispatcher_->Cancel(run);
   for (const auto& [job, run] : dispatches) dispatcher_->Dispatch(*job, run);
   return recorded;
 }

@@ -50,7 +50,9 @@ enum class StoreSql : int {
   kPageRunsByStatus,
   kPageRunsByJobAndStatus,
 
-  kUpdateJobData,
+  kRecordFireRun,
+  kRecordFireJob,
+  kUpdateJobLastStatus,
   kPruneRuns,
 
   kCount
@@ -85,17 +87,23 @@ constexpr std::array<const char*, kSqlCount> kSqlTexts = [] {
   at(Sql::kInsertJob) =
       "INSERT INTO jobs (id, name, status, next_run, shard, created_at, updated_at, data) "
       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+  // Leaves last_run and last_status alone: they belong to the engine.
   at(Sql::kUpdateJob) =
       "UPDATE jobs SET name = ?2, status = ?3, next_run = ?4, shard = ?5, created_at = ?6, "
       "updated_at = ?7, data = ?8 WHERE id = ?1";
-  at(Sql::kSelectJob) = "SELECT data FROM jobs WHERE id = ?1";
+  // Every job read selects these columns in this order (see kJobColumns).
+  at(Sql::kSelectJob) =
+      "SELECT data, id, status, next_run, last_run, last_status FROM jobs WHERE id = ?1";
   at(Sql::kDeleteJob) = "DELETE FROM jobs WHERE id = ?1";
   at(Sql::kDeleteRunsOfJob) = "DELETE FROM runs WHERE job_id = ?1";
   at(Sql::kCountJobs) = "SELECT count(*) FROM jobs";
   at(Sql::kCountJobsByStatus) = "SELECT count(*) FROM jobs WHERE status = ?2";
-  at(Sql::kPageJobs) = "SELECT data, id FROM jobs WHERE id > ?3 ORDER BY id LIMIT ?4";
+  at(Sql::kPageJobs) =
+      "SELECT data, id, status, next_run, last_run, last_status FROM jobs "
+      "WHERE id > ?3 ORDER BY id LIMIT ?4";
   at(Sql::kPageJobsByStatus) =
-      "SELECT data, id FROM jobs WHERE status = ?2 AND id > ?3 ORDER BY id LIMIT ?4";
+      "SELECT data, id, status, next_run, last_run, last_status FROM jobs "
+      "WHERE status = ?2 AND id > ?3 ORDER BY id LIMIT ?4";
 
   at(Sql::kInsertRun) =
       "INSERT INTO runs (id, job_id, status, scheduled_time, created_at, data) "
@@ -117,8 +125,25 @@ constexpr std::array<const char*, kSqlCount> kSqlTexts = [] {
   at(Sql::kPageRunsByJobAndStatus) =
       "SELECT data, id FROM runs WHERE job_id = ?1 AND status = ?2 AND id > ?3 "
       "ORDER BY id LIMIT ?4";
-  at(Sql::kUpdateJobData) =
-      "UPDATE jobs SET next_run = ?2, data = ?3, status = ?4 WHERE id = ?1";
+  // A fire's run, stored only while its job exists and only once.
+  at(Sql::kRecordFireRun) =
+      "INSERT INTO runs (id, job_id, status, scheduled_time, created_at, data) "
+      "SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE EXISTS (SELECT 1 FROM jobs WHERE id = ?2) "
+      "ON CONFLICT (id) DO NOTHING";
+  // A fire's effect on its job. ?5 is the job's updated_at when the fire was
+  // planned (NULL: do not check); when the job was edited since, its schedule
+  // belongs to the new definition and only last_run/last_status change. ?4
+  // and ?6 are NULL to leave last_status and status as they are.
+  at(Sql::kRecordFireJob) =
+      "UPDATE jobs SET "
+      "next_run = CASE WHEN ?5 IS NULL OR updated_at = ?5 THEN ?2 ELSE next_run END, "
+      "status = CASE WHEN ?6 IS NOT NULL AND (?5 IS NULL OR updated_at = ?5) THEN ?6 "
+      "ELSE status END, "
+      "last_run = ?3, last_status = coalesce(?4, last_status) WHERE id = ?1";
+  // The job's last_status follows the run of its latest fire.
+  at(Sql::kUpdateJobLastStatus) =
+      "UPDATE jobs SET last_status = ?2 WHERE id = ?1 AND last_run = ?3 "
+      "AND last_status IS NOT ?2";
   at(Sql::kPruneRuns) =
       "DELETE FROM runs WHERE created_at < ?2 AND status NOT IN ('PENDING', 'RUNNING', 'RETRYING') "
       "AND id IN (SELECT id FROM (SELECT id, row_number() OVER "
@@ -182,6 +207,32 @@ absl::string_view ColumnBytes(sqlite3_stmt* stmt, int col) {
   return absl::string_view(static_cast<const char*>(data), static_cast<size_t>(size));
 }
 
+google::protobuf::Timestamp TimestampOfMicros(int64_t micros) {
+  return TimeUtil::MicrosecondsToTimestamp(micros);
+}
+
+// Columns of every job read after `data, id` (see kSelectJob).
+enum JobColumn : int { kJobStatus = 2, kJobNextRun, kJobLastRun, kJobLastStatus };
+
+// The columns the engine writes win over the blob (002_job_fire_columns.sql).
+void OverlayColumns(sqlite3_stmt* stmt, Job* job) {
+  if (const unsigned char* status = sqlite3_column_text(stmt, kJobStatus)) {
+    job->set_status(reinterpret_cast<const char*>(status));
+  }
+  if (sqlite3_column_type(stmt, kJobNextRun) == SQLITE_NULL) {
+    job->clear_next_run();
+  } else {
+    *job->mutable_next_run() = TimestampOfMicros(sqlite3_column_int64(stmt, kJobNextRun));
+  }
+  if (sqlite3_column_type(stmt, kJobLastRun) != SQLITE_NULL) {
+    *job->mutable_last_run() = TimestampOfMicros(sqlite3_column_int64(stmt, kJobLastRun));
+  }
+  if (const unsigned char* last = sqlite3_column_text(stmt, kJobLastStatus)) {
+    job->set_last_status(reinterpret_cast<const char*>(last));
+  }
+}
+void OverlayColumns(sqlite3_stmt* /*stmt*/, Run* /*run*/) {}
+
 template <typename Msg>
 absl::Status ParseRow(sqlite3_stmt* stmt, absl::string_view kind, Msg* out) {
   absl::string_view bytes = ColumnBytes(stmt, 0);
@@ -191,6 +242,7 @@ absl::Status ParseRow(sqlite3_stmt* stmt, absl::string_view kind, Msg* out) {
                                             id ? reinterpret_cast<const char*>(id) : "?",
                                             " does not parse"));
   }
+  OverlayColumns(stmt, out);
   return absl::OkStatus();
 }
 
@@ -512,23 +564,6 @@ absl::StatusOr<std::optional<Job>> SqliteStore::ReadJobLocked(Connection& conn,
   return SelectById<Job>(conn, Sql::kSelectJob, "job", id);
 }
 
-absl::Status SqliteStore::WriteJobScheduleLocked(Connection& conn, const Job& job) {
-  std::string data;
-  if (!job.SerializeToString(&data)) return absl::InternalError("write job: serialize failed");
-  sqlite3_stmt* stmt = conn.stmt(Sql::kUpdateJobData);
-  StmtScope scope(stmt);
-  Binder bind(stmt);
-  bind.Text(1, job.id());
-  if (job.has_next_run()) {
-    bind.Int64(2, Micros(job.next_run()));
-  } else {
-    bind.Null(2);
-  }
-  bind.Blob(3, data).Text(4, job.status());
-  if (bind.rc() != SQLITE_OK) return SqliteError(bind.rc(), conn.db(), "write job: bind");
-  return StepDone(conn.db(), stmt, absl::StrCat("write job ", job.id()));
-}
-
 absl::Status SqliteStore::DeleteJob(const JobId& id) {
   absl::MutexLock lock(&writer_.mu);
   Connection& conn = *writer_.conn;
@@ -640,34 +675,60 @@ absl::StatusOr<RunPage> SqliteStore::ListRuns(const ListRunsQuery& query) {
   });
 }
 
-absl::Status SqliteStore::UpdateRun(const Run& run) {
-  if (run.id().empty()) return absl::InvalidArgumentError("update run: empty id");
-  std::string data;
-  if (!run.SerializeToString(&data)) return absl::InternalError("update run: serialize failed");
+absl::Status SqliteStore::UpdateRunLocked(Connection& conn, const Run& run,
+                                         absl::string_view data) {
+  const std::string what = absl::StrCat("update run ", run.id());
+  {
+    sqlite3_stmt* stmt = conn.stmt(Sql::kUpdateRun);
+    StmtScope scope(stmt);
+    if (absl::Status s = BindRun(conn.db(), stmt, run, data, "update run: bind"); !s.ok()) return s;
+    if (absl::Status s = StepDone(conn.db(), stmt, what); !s.ok()) return s;
+    if (sqlite3_changes(conn.db()) == 0) {
+      return absl::NotFoundError(absl::StrCat("run ", run.id(), " not found"));
+    }
+  }
+  if (!run.has_scheduled_time()) return absl::OkStatus();  // manual runs leave last_status
+  sqlite3_stmt* stmt = conn.stmt(Sql::kUpdateJobLastStatus);
+  StmtScope scope(stmt);
+  Binder bind(stmt);
+  bind.Text(1, run.job_id()).Text(2, run.status()).Int64(3, Micros(run.scheduled_time()));
+  if (bind.rc() != SQLITE_OK) return SqliteError(bind.rc(), conn.db(), "update run: bind job");
+  return StepDone(conn.db(), stmt, absl::StrCat(what, ": job status"));
+}
 
+absl::StatusOr<std::vector<std::string>> SerializeRuns(const std::vector<Run>& runs,
+                                                       absl::string_view what) {
+  std::vector<std::string> data(runs.size());
+  for (size_t i = 0; i < runs.size(); ++i) {
+    if (runs[i].id().empty()) return absl::InvalidArgumentError(absl::StrCat(what, ": empty run id"));
+    if (!runs[i].SerializeToString(&data[i])) {
+      return absl::InternalError(absl::StrCat(what, ": serialize failed"));
+    }
+  }
+  return data;
+}
+
+absl::Status SqliteStore::UpdateRun(const Run& run) {
+  absl::StatusOr<std::vector<std::string>> data = SerializeRuns({run}, "update run");
+  if (!data.ok()) return data.status();
   absl::MutexLock lock(&writer_.mu);
   Connection& conn = *writer_.conn;
-  const std::string what = absl::StrCat("update run ", run.id());
-  return InWriteTransaction(conn, what, [&]() -> absl::Status {
-    {
-      sqlite3_stmt* stmt = conn.stmt(Sql::kUpdateRun);
-      StmtScope scope(stmt);
-      if (absl::Status s = BindRun(conn.db(), stmt, run, data, "update run: bind"); !s.ok()) return s;
-      if (absl::Status s = StepDone(conn.db(), stmt, what); !s.ok()) return s;
-      if (sqlite3_changes(conn.db()) == 0) {
-        return absl::NotFoundError(absl::StrCat("run ", run.id(), " not found"));
-      }
+  return InWriteTransaction(conn, absl::StrCat("update run ", run.id()),
+                            [&] { return UpdateRunLocked(conn, run, (*data)[0]); });
+}
+
+absl::Status SqliteStore::UpdateRuns(const std::vector<Run>& runs) {
+  if (runs.empty()) return absl::OkStatus();
+  absl::StatusOr<std::vector<std::string>> data = SerializeRuns(runs, "update runs");
+  if (!data.ok()) return data.status();
+  absl::MutexLock lock(&writer_.mu);
+  Connection& conn = *writer_.conn;
+  return InWriteTransaction(conn, "update runs", [&]() -> absl::Status {
+    for (size_t i = 0; i < runs.size(); ++i) {
+      absl::Status s = UpdateRunLocked(conn, runs[i], (*data)[i]);
+      if (!s.ok() && !absl::IsNotFound(s)) return s;  // gone with its job: skip it
     }
-    // The job's last_status follows the run of its latest fire.
-    absl::StatusOr<std::optional<Job>> job = ReadJobLocked(conn, run.job_id());
-    if (!job.ok()) return job.status();
-    if (!job->has_value() || !(*job)->has_last_run() || !run.has_scheduled_time() ||
-        Micros((*job)->last_run()) != Micros(run.scheduled_time()) ||
-        (*job)->last_status() == run.status()) {
-      return absl::OkStatus();
-    }
-    (*job)->set_last_status(run.status());
-    return WriteJobScheduleLocked(conn, **job);
+    return absl::OkStatus();
   });
 }
 
@@ -684,39 +745,63 @@ absl::StatusOr<std::vector<bool>> SqliteStore::RecordFires(const std::vector<Fir
   Connection& conn = *writer_.conn;
   absl::Status s = InWriteTransaction(conn, "record fires", [&]() -> absl::Status {
     for (size_t i = 0; i < fires.size(); ++i) {
-      const FireRecord& fire = fires[i];
-      absl::StatusOr<std::optional<Job>> job = ReadJobLocked(conn, fire.run.job_id());
-      if (!job.ok()) return job.status();
-      if (!job->has_value()) continue;  // deleted meanwhile: its fires go with it
-      sqlite3_stmt* stmt = conn.stmt(Sql::kInsertRun);
-      StmtScope scope(stmt);
-      if (absl::Status b = BindRun(conn.db(), stmt, fire.run, data[i], "record fires: bind"); !b.ok()) {
-        return b;
-      }
-      absl::Status inserted = StepDone(conn.db(), stmt, absl::StrCat("record run ", fire.run.id()));
-      if (!inserted.ok() && !absl::IsAlreadyExists(inserted)) return inserted;
-      stored[i] = inserted.ok();
-      Job& j = **job;
-      const bool definition_unchanged =
-          !fire.job_updated_at || Micros(j.updated_at()) == absl::ToUnixMicros(*fire.job_updated_at);
-      if (!definition_unchanged) {
-        // Only the fire's own facts: the schedule belongs to the new definition.
-      } else if (fire.next_run) {
-        *j.mutable_next_run() = google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(
-            absl::ToUnixMicros(*fire.next_run));
-      } else {
-        j.clear_next_run();
-      }
-      *j.mutable_last_run() =
-          google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(fire.last_run));
-      if (stored[i]) j.set_last_status(fire.run.status());
-      if (fire.job_status && definition_unchanged) j.set_status(*fire.job_status);
-      if (absl::Status w = WriteJobScheduleLocked(conn, j); !w.ok()) return w;
+      absl::StatusOr<bool> inserted = RecordFireLocked(conn, fires[i], data[i]);
+      if (!inserted.ok()) return inserted.status();
+      stored[i] = *inserted;
     }
     return absl::OkStatus();
   });
   if (!s.ok()) return s;
   return stored;
+}
+
+absl::StatusOr<bool> SqliteStore::RecordFireLocked(Connection& conn, const FireRecord& fire,
+                                                   absl::string_view data) {
+  const Run& run = fire.run;
+  bool inserted = false;
+  {
+    sqlite3_stmt* stmt = conn.stmt(Sql::kRecordFireRun);
+    StmtScope scope(stmt);
+    if (absl::Status b = BindRun(conn.db(), stmt, run, data, "record fires: bind"); !b.ok()) {
+      return b;
+    }
+    if (absl::Status st = StepDone(conn.db(), stmt, absl::StrCat("record run ", run.id()));
+        !st.ok()) {
+      return st;
+    }
+    inserted = sqlite3_changes(conn.db()) == 1;
+  }
+  sqlite3_stmt* stmt = conn.stmt(Sql::kRecordFireJob);
+  StmtScope scope(stmt);
+  Binder bind(stmt);
+  bind.Text(1, run.job_id());
+  if (fire.next_run) {
+    bind.Int64(2, absl::ToUnixMicros(*fire.next_run));
+  } else {
+    bind.Null(2);
+  }
+  bind.Int64(3, absl::ToUnixMicros(fire.last_run));
+  if (inserted) {
+    bind.Text(4, run.status());
+  } else {
+    bind.Null(4);
+  }
+  if (fire.job_updated_at) {
+    bind.Int64(5, absl::ToUnixMicros(*fire.job_updated_at));
+  } else {
+    bind.Null(5);
+  }
+  if (fire.job_status) {
+    bind.Text(6, *fire.job_status);
+  } else {
+    bind.Null(6);
+  }
+  if (bind.rc() != SQLITE_OK) return SqliteError(bind.rc(), conn.db(), "record fires: bind job");
+  if (absl::Status st = StepDone(conn.db(), stmt, absl::StrCat("record fire of ", run.job_id()));
+      !st.ok()) {
+    return st;
+  }
+  return inserted;
 }
 
 absl::StatusOr<int64_t> SqliteStore::PruneRuns(int keep_last, absl::Time keep_after) {

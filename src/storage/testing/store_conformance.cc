@@ -641,6 +641,48 @@ TEST_P(StoreConformanceTest, UpdateRunReplacesIt) {
   EXPECT_THAT(AllRunIds(store(), pending), IsEmpty());
 }
 
+TEST_P(StoreConformanceTest, UpdateRunsWritesEveryRunAndSkipsMissingOnes) {
+  ASSERT_TRUE(store().CreateJob(MakeJob(JobIdOf(1))).ok());
+  dts::Run fired = MakeRun(RunIdOf(1), JobIdOf(1));
+  ASSERT_TRUE(store().RecordFires({{fired, std::nullopt, absl::FromUnixSeconds(1767225600)}}).ok());
+  dts::Run manual = MakeRun(RunIdOf(2), JobIdOf(1), "RUNNING");
+  manual.set_trigger("MANUAL");
+  manual.clear_scheduled_time();  // not a fire: leaves the job's last_status
+  ASSERT_TRUE(store().CreateRun(manual).ok());
+
+  fired.set_status("FAILED");
+  fired.set_exit_code(2);
+  manual.set_status("COMPLETED");
+  dts::Run missing = MakeRun(RunIdOf(3), JobIdOf(1), "COMPLETED");  // never stored
+  ASSERT_TRUE(store().UpdateRuns({fired, missing, manual}).ok());
+
+  EXPECT_THAT(store().GetRun(RunId(RunIdOf(1))).value(), EqualsProto(fired));
+  EXPECT_THAT(store().GetRun(RunId(RunIdOf(2))).value(), EqualsProto(manual));
+  EXPECT_THAT(StatusOf(store().GetRun(RunId(RunIdOf(3)))), HasCode(absl::StatusCode::kNotFound));
+  EXPECT_EQ(store().GetJob(JobId(JobIdOf(1))).value().last_status(), "FAILED");
+  EXPECT_TRUE(store().UpdateRuns({}).ok());
+}
+
+TEST_P(StoreConformanceTest, FireFactsSurviveAnApiUpdateOfTheJob) {
+  Job job = MakeJob(JobIdOf(1));
+  ASSERT_TRUE(store().CreateJob(job).ok());
+  dts::Run run = MakeRun(RunIdOf(1), JobIdOf(1), "COMPLETED");
+  const absl::Time fired_at = absl::FromUnixSeconds(1767225600);
+  ASSERT_TRUE(store().RecordFires({{run, fired_at + absl::Seconds(60), fired_at}}).ok());
+  // An edit made from a read taken before the fire.
+  job.set_description("edited");
+  ASSERT_TRUE(store().UpdateJob(job).ok());
+  Job got = store().GetJob(JobId(JobIdOf(1))).value();
+  EXPECT_EQ(got.description(), "edited");
+  EXPECT_EQ(got.last_status(), "COMPLETED");
+  EXPECT_EQ(TimeUtil::TimestampToSeconds(got.last_run()), absl::ToUnixSeconds(fired_at));
+  // The listing shows the same facts as the get.
+  absl::StatusOr<JobPage> page = store().ListJobs({});
+  ASSERT_TRUE(page.ok()) << page.status();
+  ASSERT_EQ(page->jobs.size(), 1u);
+  EXPECT_THAT(page->jobs[0], EqualsProto(got));
+}
+
 TEST_P(StoreConformanceTest, UpdateMissingRunIsNotFoundAndCreatesNothing) {
   EXPECT_THAT(store().UpdateRun(MakeRun(RunIdOf(1), JobIdOf(1))),
               HasCode(absl::StatusCode::kNotFound));

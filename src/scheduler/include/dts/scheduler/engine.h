@@ -96,6 +96,9 @@ class Engine final : public JobEvents {
     // the job; replaced, never changed in place.
     std::shared_ptr<const Job> job;
     std::optional<cron::Schedule> schedule;
+    // Parsed once here rather than on every fire.
+    MisfirePolicy misfire = MisfirePolicy::kRunOnce;
+    OverlapPolicy overlap = OverlapPolicy::kAllow;
     absl::Time anchor;
     uint32_t slot = 0;
     // Changes whenever the job is re-indexed, so a batch being recorded can
@@ -103,22 +106,30 @@ class Engine final : public JobEvents {
     uint64_t generation = 0;
     std::vector<RunId> active;  // dispatched, not finished
   };
-  struct Pending {
-    storage::FireRecord record;
+  // What Commit needs besides the record, one per record of a Plan.
+  struct FireMeta {
     uint32_t slot;
     uint64_t generation;
     bool dispatch;
     absl::Time due;  // the index entry this came from, to restore on failure
   };
+  // A batch of fires; records go to storage as they are, and their runs are
+  // then moved, not copied, into the dispatches.
+  struct Plan {
+    std::vector<storage::FireRecord> records;
+    std::vector<FireMeta> meta;
+    std::vector<RunId> cancels;
+    size_t size() const { return records.size(); }
+  };
 
   void Index(const Job& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Unindex(const JobId& id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Turns one due entry into the records its policies ask for.
-  void PlanFires(JobState& state, absl::Time due, absl::Time now, std::vector<Pending>& out,
-                 std::vector<RunId>& cancels) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void PlanFires(JobState& state, absl::Time due, absl::Time now, Plan& out)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Stores a planned batch and dispatches what it says; on a storage error
   // puts the jobs back in the index at their old due instants.
-  absl::StatusOr<int> Commit(std::vector<Pending>& plan, const std::vector<RunId>& cancels);
+  absl::StatusOr<int> Commit(Plan& plan);
   JobState* StateOf(const JobId& id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Run NewRun(const JobState& state, absl::Time scheduled, RunStatus status, Trigger trigger,
              absl::Time now) const;

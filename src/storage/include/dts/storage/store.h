@@ -79,6 +79,16 @@ class Store {
   // Replaces the stored run. When it is the run of the job's latest fire,
   // the job's last_status follows the run's status.
   virtual absl::Status UpdateRun(const Run& run) = 0;
+  // UpdateRun for many runs, in one transaction where the backend has them
+  // (group commit for workers). Runs no longer stored (deleted with their
+  // job) are skipped; only a storage failure is an error.
+  virtual absl::Status UpdateRuns(const std::vector<Run>& runs) {
+    for (const Run& run : runs) {
+      absl::Status s = UpdateRun(run);
+      if (!s.ok() && !absl::IsNotFound(s)) return s;
+    }
+    return absl::OkStatus();
+  }
 
   // Records fires atomically (one transaction for the whole batch: group
   // commit): each run, and its job's next_run, last_run and last_status. A

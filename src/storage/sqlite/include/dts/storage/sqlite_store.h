@@ -82,6 +82,7 @@ class SqliteStore final : public Store {
   absl::StatusOr<Run> GetRun(const RunId& id) override;
   absl::StatusOr<RunPage> ListRuns(const ListRunsQuery& query) override;
   absl::Status UpdateRun(const Run& run) override;
+  absl::Status UpdateRuns(const std::vector<Run>& runs) override;
   absl::StatusOr<std::vector<bool>> RecordFires(const std::vector<FireRecord>& fires) override;
   absl::StatusOr<int64_t> PruneRuns(int keep_last, absl::Time keep_after) override;
 
@@ -103,8 +104,12 @@ class SqliteStore final : public Store {
   auto WithReader(F&& read);
   // Reads a job on the writer connection (the caller holds writer_.mu).
   absl::StatusOr<std::optional<Job>> ReadJobLocked(Connection& conn, const std::string& id);
-  // Writes a job's next_run column and data (the caller holds writer_.mu).
-  absl::Status WriteJobScheduleLocked(Connection& conn, const Job& job);
+  // The caller holds writer_.mu and a write transaction.
+  absl::Status UpdateRunLocked(Connection& conn, const Run& run, absl::string_view data);
+  // Stores one fire's run (false: it was already stored, or its job is gone)
+  // and moves its job's schedule.
+  absl::StatusOr<bool> RecordFireLocked(Connection& conn, const FireRecord& fire,
+                                        absl::string_view data);
 
   const std::string path_;
   const Options options_;

@@ -5,6 +5,8 @@ BUILD_DIR      ?= build
 ASAN_BUILD_DIR ?= build-asan
 FUZZ_BUILD_DIR ?= build-fuzz
 FUZZ_SECONDS   ?= 60
+# The CQL frame decoder gets as long as the cron parser (CI: 20 s each).
+CQL_FUZZ_SECONDS ?= $(FUZZ_SECONDS)
 JOBS           ?= $(shell nproc)
 CMAKE_FLAGS    ?=
 
@@ -42,10 +44,12 @@ test-asan:
 fuzz:
 	CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	  -DDTS_FUZZ=ON -DDTS_BUILD_BENCH=OFF $(CMAKE_FLAGS)
-	cmake --build $(FUZZ_BUILD_DIR) -j $(JOBS) --target cron_parse_fuzzer
-	mkdir -p $(FUZZ_BUILD_DIR)/corpus/cron
+	cmake --build $(FUZZ_BUILD_DIR) -j $(JOBS) --target cron_parse_fuzzer cql_frame_fuzzer
+	mkdir -p $(FUZZ_BUILD_DIR)/corpus/cron $(FUZZ_BUILD_DIR)/corpus/cql_frame
 	./$(FUZZ_BUILD_DIR)/fuzz/cron_parse_fuzzer -max_total_time=$(FUZZ_SECONDS) \
 	  -dict=fuzz/cron.dict $(FUZZ_BUILD_DIR)/corpus/cron fuzz/corpus/cron
+	./$(FUZZ_BUILD_DIR)/fuzz/cql_frame_fuzzer -max_total_time=$(CQL_FUZZ_SECONDS) -max_len=4096 \
+	  -timeout=10 -rss_limit_mb=2048 $(FUZZ_BUILD_DIR)/corpus/cql_frame fuzz/corpus/cql_frame
 
 bench:
 	BUILD_DIR=$(BUILD_DIR) JOBS=$(JOBS) bash scripts/bench.sh

@@ -178,7 +178,7 @@ class NoopStore final : public dts::storage::Store {
 
 class NoopDispatcher final : public dts::scheduler::RunDispatcher {
  public:
-  void Dispatch(const Job&, const Run&) override {}
+  void Dispatch(std::shared_ptr<const Job>, Run) override {}
   void Cancel(const RunId&) override {}
 };
 

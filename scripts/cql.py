@@ -2,12 +2,17 @@
 """A tiny CQL client speaking the Cassandra native protocol v4 over a socket.
 
 Used by scripts/services.sh (readiness probe) and by the Cassandra smoke test.
-Maven Central carries no Cassandra 5.0 distribution (so no cqlsh), and the
-project's own C++ CQL client does not exist yet; this script covers that gap
-with the standard library only.
+Maven Central carries no Cassandra 5.0 distribution (so no cqlsh); this script
+covers that gap with the standard library only (the C++ client is
+src/storage/cassandra/cql).
 
 Usage:
-  cql.py [--host H] [--port P] [--timeout S] [-e STATEMENT]... [--wait S]
+  cql.py [--host H] [--port P] [--timeout S] [--user U --password P]
+         [-e STATEMENT]... [--wait S]
+
+The server runs PasswordAuthenticator (scripts/services.sh): credentials
+default to CASSANDRA_USERNAME / CASSANDRA_PASSWORD, else cassandra/cassandra,
+and are sent with SASL PLAIN when the server asks for them.
 
 Each statement's rows are printed one per line, columns separated by tabs.
 Exit status: 0 on success, 1 on a server error, 2 on a connection error.
@@ -27,6 +32,7 @@ from datetime import datetime, timezone
 VERSION = 0x04
 OP_ERROR, OP_STARTUP, OP_READY, OP_AUTHENTICATE = 0x00, 0x01, 0x02, 0x03
 OP_QUERY, OP_RESULT = 0x07, 0x08
+OP_AUTH_CHALLENGE, OP_AUTH_RESPONSE, OP_AUTH_SUCCESS = 0x0E, 0x0F, 0x10
 CONSISTENCY = {"ONE": 0x0001, "QUORUM": 0x0004, "ALL": 0x0005, "LOCAL_ONE": 0x000A,
                "LOCAL_QUORUM": 0x0006}
 
@@ -130,14 +136,35 @@ def decode(opt, raw):
     return "0x" + raw.hex()
 
 
+def default_credentials():
+    return (os.environ.get("CASSANDRA_USERNAME", "cassandra"),
+            os.environ.get("CASSANDRA_PASSWORD", "cassandra"))
+
+
 class Connection:
-    def __init__(self, host, port, timeout=10.0):
+    def __init__(self, host, port, timeout=10.0, user=None, password=None):
+        if user is None or password is None:
+            user, password = default_credentials()
         self.sock = socket.create_connection((host, port), timeout=timeout)
         self.stream = 0
         self.warnings = []
+        try:
+            self._startup(user, password)
+        except BaseException:
+            self.sock.close()
+            raise
+
+    def _startup(self, user, password):
         opcode, _ = self.request(OP_STARTUP, self._string_map({"CQL_VERSION": "3.0.0"}))
         if opcode == OP_AUTHENTICATE:
-            raise CqlError(0x0100, "server requires authentication; not supported here")
+            # SASL PLAIN: "\0user\0password" as a [bytes] token.
+            token = b"\0" + user.encode("utf-8") + b"\0" + password.encode("utf-8")
+            opcode, _ = self.request(OP_AUTH_RESPONSE, struct.pack(">i", len(token)) + token)
+            if opcode == OP_AUTH_CHALLENGE:
+                raise ValueError("server sent an AUTH_CHALLENGE; only SASL PLAIN is supported")
+            if opcode != OP_AUTH_SUCCESS:
+                raise ValueError(f"unexpected opcode 0x{opcode:02x} after AUTH_RESPONSE")
+            return
         if opcode != OP_READY:
             raise ValueError(f"unexpected opcode 0x{opcode:02x} after STARTUP")
 
@@ -213,12 +240,12 @@ class Connection:
         return [c[0] for c in columns], rows
 
 
-def connect(host, port, timeout=10.0, wait=0.0):
-    """Connects (and STARTUPs), retrying connection failures for `wait` seconds."""
+def connect(host, port, timeout=10.0, wait=0.0, user=None, password=None):
+    """Connects (STARTUP, login), retrying connection failures for `wait` seconds."""
     deadline = time.monotonic() + wait
     while True:
         try:
-            return Connection(host, port, timeout)
+            return Connection(host, port, timeout, user, password)
         except (OSError, ConnectionError):
             if time.monotonic() >= deadline:
                 raise
@@ -233,12 +260,19 @@ def main(argv=None):
     ap.add_argument("--wait", type=float, default=0.0,
                     help="retry connection failures for this many seconds")
     ap.add_argument("--consistency", default="ONE", choices=sorted(CONSISTENCY))
+    user, password = default_credentials()
+    ap.add_argument("--user", default=user, help="login (default: $CASSANDRA_USERNAME or cassandra)")
+    ap.add_argument("--password", default=password,
+                    help="password (default: $CASSANDRA_PASSWORD or cassandra)")
     ap.add_argument("-e", "--execute", action="append", default=[],
                     help="statement to run (repeatable); default: SELECT release_version")
     args = ap.parse_args(argv)
     statements = args.execute or ["SELECT release_version FROM system.local"]
     try:
-        conn = connect(args.host, args.port, args.timeout, args.wait)
+        conn = connect(args.host, args.port, args.timeout, args.wait, args.user, args.password)
+    except CqlError as e:
+        print(f"cql.py: cannot log in to {args.host}:{args.port}: {e}", file=sys.stderr)
+        return 2
     except (OSError, ConnectionError, ValueError) as e:
         print(f"cql.py: cannot connect to {args.host}:{args.port}: {e}", file=sys.stderr)
         return 2

@@ -3,6 +3,9 @@
 # Cassandra on loopback, for development and CI. No Docker, no fakes.
 #
 #   scripts/services.sh up|down|status [kafka|cassandra|all]      (default: all)
+#   scripts/services.sh restart cassandra
+#       stops the running Cassandra and starts it again on the same data (for
+#       tests of client reconnects; `down` + `up` would delete the data).
 #   scripts/services.sh run [kafka|cassandra|all] -- CMD [ARGS...]
 #       brings the services up, runs CMD, then stops the services that this
 #       call started (also when CMD fails) and exits with CMD's status.
@@ -20,6 +23,10 @@
 #   DTS_CASSANDRA_STORAGE_PORT  inter-node storage port [DTS_CASSANDRA_PORT-2042, i.e. 7000]
 #   DTS_CASSANDRA_JMX_PORT      local-only JMX port [DTS_CASSANDRA_PORT-1843, i.e. 7199]
 #   DTS_SERVICES_TIMEOUT        readiness timeout per service, seconds [240]
+#   CASSANDRA_USERNAME, CASSANDRA_PASSWORD
+#                               credentials for the readiness probe [cassandra/cassandra]:
+#                               Cassandra runs PasswordAuthenticator, whose default
+#                               superuser is cassandra/cassandra
 #   DTS_JAVA_HOME               JDK 17 to run both servers [/usr/lib/jvm/java-17-openjdk-amd64,
 #                               else JAVA_HOME, else java on PATH]
 #
@@ -136,6 +143,18 @@ port_busy() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
 
 # stop_dir NAME DIR: TERM the process group, wait, KILL if needed, delete DIR.
 stop_dir() {
+  local name=$1 dir=$2
+  stop_process "$name" "$dir"
+  if [[ -d $dir ]]; then
+    rm -rf "$dir"
+    log "$name: stopped, removed $dir"
+  else
+    log "$name: not running"
+  fi
+}
+
+# stop_process NAME DIR: TERM the process group, wait, KILL if needed; keeps DIR.
+stop_process() {
   local name=$1 dir=$2 pid i
   if is_ours "$dir"; then
     pid=$(<"$dir/pid")
@@ -159,12 +178,6 @@ stop_dir() {
       [[ -e /proc/$pid ]] || break
       sleep 0.1
     done
-  fi
-  if [[ -d $dir ]]; then
-    rm -rf "$dir"
-    log "$name: stopped, removed $dir"
-  else
-    log "$name: not running"
   fi
 }
 
@@ -313,11 +326,14 @@ kafka_wait() {
 
 cassandra_probe() {
   python3 "$SCRIPT_DIR/cql.py" --host "$HOST" --port "$CASS_PORT" --timeout 10 \
+    --user "${CASSANDRA_USERNAME:-cassandra}" --password "${CASSANDRA_PASSWORD:-cassandra}" \
     -e "SELECT release_version FROM system.local"
 }
 
+# cassandra_start [keep]: with `keep`, reuses the state dir (data, logs) of a
+# stopped instance instead of starting afresh.
 cassandra_start() {
-  local dir=$CASS_DIR libdir jamm
+  local dir=$CASS_DIR libdir jamm keep=${1:-}
   if is_ours "$dir"; then
     log "cassandra: already running (pid $(<"$dir/pid")) on $HOST:$CASS_PORT"
     return 0
@@ -335,7 +351,7 @@ cassandra_start() {
   libdir=$(fetch_libs cassandra "$SCRIPT_DIR/cassandra/pom.xml")
   jamm=$(find "$libdir/libs" -name 'jamm-*.jar' | head -n1)
   [[ -n $jamm ]] || die "cassandra: jamm agent jar missing from $libdir/libs"
-  rm -rf "$dir"
+  [[ $keep == keep ]] || rm -rf "$dir"
   mkdir -p "$dir/conf/triggers" "$dir/data" "$dir/logs" "$dir/tmp"
 
   cat >"$dir/conf/cassandra.yaml" <<EOF
@@ -345,8 +361,9 @@ num_tokens: 1
 initial_token: 0
 partitioner: org.apache.cassandra.dht.Murmur3Partitioner
 auto_bootstrap: false
-authenticator: AllowAllAuthenticator
+authenticator: PasswordAuthenticator
 authorizer: AllowAllAuthorizer
+role_manager: CassandraRoleManager
 data_file_directories:
   - $dir/data/data
 commitlog_directory: $dir/data/commitlog
@@ -440,6 +457,13 @@ cassandra_wait() {
   wait_ready cassandra "$CASS_DIR" "$CASS_DIR/logs/system.log" cassandra_probe
 }
 
+cassandra_restart() {
+  is_ours "$CASS_DIR" || die "cassandra: not running on $HOST:$CASS_PORT (use up)"
+  stop_process cassandra "$CASS_DIR"
+  rm -f "$CASS_DIR/pid"
+  cassandra_start keep
+}
+
 # ------------------------------------------------------------- commands ----
 
 status_one() {
@@ -512,6 +536,11 @@ esac
 
 case $cmd in
   up) up_all "${services[@]}" ;;
+  restart)
+    [[ $which == cassandra ]] || usage
+    with_lock cassandra cassandra_restart
+    cassandra_wait
+    ;;
   run)
     shift
     run_with "$@" || exit $?

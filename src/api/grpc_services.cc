@@ -50,6 +50,9 @@ DTS_GRPC_METHOD(GrpcSchedulerService, SchedulerApi, ScheduleJob, v1::ScheduleJob
 DTS_GRPC_METHOD(GrpcSchedulerService, SchedulerApi, CancelJob, v1::CancelScheduledJobRequest, v1::CancelScheduledJobResponse)
 DTS_GRPC_METHOD(GrpcSchedulerService, SchedulerApi, GetScheduledJob, v1::GetScheduledJobRequest, v1::GetScheduledJobResponse)
 DTS_GRPC_METHOD(GrpcSchedulerService, SchedulerApi, ListScheduledJobs, v1::ListScheduledJobsRequest, v1::ListScheduledJobsResponse)
+DTS_GRPC_METHOD(GrpcSchedulerService, SchedulerApi, ListWorkers, v1::ListWorkersRequest, v1::ListWorkersResponse)
+DTS_GRPC_METHOD(GrpcSchedulerService, SchedulerApi, GetWorker, v1::GetWorkerRequest, v1::WorkerResponse)
+DTS_GRPC_METHOD(GrpcSchedulerService, SchedulerApi, GetQueue, v1::GetQueueRequest, v1::GetQueueResponse)
 DTS_GRPC_METHOD(GrpcExecutionService, ExecutionApi, GetExecution, v1::GetExecutionRequest, v1::ExecutionResponse)
 DTS_GRPC_METHOD(GrpcExecutionService, ExecutionApi, ListExecutions, v1::ListExecutionsRequest, v1::ListExecutionsResponse)
 

@@ -413,6 +413,25 @@ void RegisterHttpRoutes(http::Router& router, JobApi* jobs, SchedulerApi* schedu
                  auth, IdOnly(&CancelScheduledJobRequest::mutable_job_id),
                  [scheduler](const CancelScheduledJobRequest& r) { return scheduler->CancelJob(r); }));
 
+  router.Add("GET", "/v1/scheduler/queue",
+             WithQuery<GetQueueRequest, GetQueueResponse>(
+                 auth, [](const Request& request, const PathParams&, GetQueueRequest&) {
+                   return QueryReader(request).Finish();
+                 },
+                 [scheduler](const GetQueueRequest& r) { return scheduler->GetQueue(r); }));
+
+  // ---- workers
+  router.Add("GET", "/v1/workers",
+             WithQuery<ListWorkersRequest, ListWorkersResponse>(
+                 auth, [](const Request& request, const PathParams&, ListWorkersRequest&) {
+                   return QueryReader(request).Finish();
+                 },
+                 [scheduler](const ListWorkersRequest& r) { return scheduler->ListWorkers(r); }));
+  router.Add("GET", "/v1/workers/{id}",
+             WithQuery<GetWorkerRequest, WorkerResponse>(
+                 auth, IdOnly(&GetWorkerRequest::mutable_id),
+                 [scheduler](const GetWorkerRequest& r) { return scheduler->GetWorker(r); }));
+
   // ---- executions
   router.Add("GET", "/v1/executions",
              WithQuery<ListExecutionsRequest, ListExecutionsResponse>(

@@ -117,6 +117,9 @@ absl::Status JobApi::Store(Job& job, bool schedule_changed) {
   const absl::Time now = clock_->Now();
   ApplyJobDefaults(job);
   if (absl::Status s = ValidateJob(job, now); !s.ok()) return s;
+  if (cluster_ != nullptr) {
+    if (absl::Status s = cluster_->CheckPlaceable(job); !s.ok()) return s;
+  }
   if (schedule_changed) {
     job.clear_next_run();
     if (Fires(job)) {
@@ -355,6 +358,39 @@ absl::StatusOr<v1::ListScheduledJobsResponse> SchedulerApi::ListScheduledJobs(
   for (const Job& job : page->jobs()) *response.add_jobs() = ToScheduled(job);
   response.set_next_page_token(page->next_page());
   response.set_total_count(page->total());
+  return response;
+}
+
+absl::StatusOr<const scheduler::ClusterView*> SchedulerApi::Cluster() const {
+  if (cluster_ == nullptr) return absl::UnimplementedError("this server has no workers");
+  return cluster_;
+}
+
+absl::StatusOr<v1::ListWorkersResponse> SchedulerApi::ListWorkers(const v1::ListWorkersRequest&) {
+  absl::StatusOr<const scheduler::ClusterView*> cluster = Cluster();
+  if (!cluster.ok()) return cluster.status();
+  v1::ListWorkersResponse response;
+  for (v1::WorkerResponse& worker : (*cluster)->Workers()) {
+    *response.add_workers() = std::move(worker);
+  }
+  return response;
+}
+
+absl::StatusOr<v1::WorkerResponse> SchedulerApi::GetWorker(const v1::GetWorkerRequest& r) {
+  if (r.id().empty()) return FieldError("id", "is required");
+  absl::StatusOr<const scheduler::ClusterView*> cluster = Cluster();
+  if (!cluster.ok()) return cluster.status();
+  std::optional<v1::WorkerResponse> worker = (*cluster)->Worker(WorkerId(r.id()));
+  if (!worker) return absl::NotFoundError(absl::StrCat("worker ", r.id(), " not found"));
+  return *std::move(worker);
+}
+
+absl::StatusOr<v1::GetQueueResponse> SchedulerApi::GetQueue(const v1::GetQueueRequest&) {
+  absl::StatusOr<const scheduler::ClusterView*> cluster = Cluster();
+  if (!cluster.ok()) return cluster.status();
+  v1::GetQueueResponse response;
+  for (v1::QueuedRun& run : (*cluster)->Queue()) *response.add_runs() = std::move(run);
+  response.set_total(response.runs_size());
   return response;
 }
 

@@ -5,7 +5,9 @@
 #include <csignal>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/status/status.h"
@@ -17,7 +19,10 @@
 #include "dts/common/id_generator.h"
 #include "dts/execution/executor.h"
 #include "dts/execution/local_worker.h"
+#include "dts/execution/resources.h"
 #include "dts/scheduler/engine.h"
+#include "dts/scheduler/placement.h"
+#include "dts/scheduler/run_recorder.h"
 #include "dts/http/server.h"
 #include "dts/storage/sqlite_store.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
@@ -37,7 +42,47 @@ struct ServerOptions {
   int http_threads = 2;
   int retention_runs = 1000;
   int retention_days = 30;
+  // The local worker's capacity; unset: what this machine has.
+  std::optional<int64_t> worker_cpu;
+  std::optional<int64_t> worker_memory;
+  std::optional<int64_t> worker_storage;
+  std::vector<std::string> worker_labels;  // k=v
+  std::string placement = "best-fit";
+  int backfill_bound_seconds = 60;
 };
+
+// The local worker: this machine's capacity unless the flags say otherwise.
+absl::StatusOr<allocator::WorkerSpec> LocalWorkerSpec(const ServerOptions& opts) {
+  allocator::WorkerSpec spec;
+  spec.id = WorkerId("local");
+  for (const std::string& label : opts.worker_labels) {
+    const size_t eq = label.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--worker-label: expected key=value, got \"", label, "\""));
+    }
+    spec.labels[label.substr(0, eq)] = label.substr(eq + 1);
+  }
+  absl::StatusOr<execution::Capacity> machine = execution::DetectMachineCapacity(opts.data_dir);
+  if (!machine.ok()) return machine.status();
+  spec.capacity.cpu_millis = opts.worker_cpu.value_or(machine->cpu_millicores);
+  spec.capacity.memory_mib = opts.worker_memory.value_or(machine->memory_mib);
+  spec.capacity.storage_mib = opts.worker_storage.value_or(machine->storage_mib);
+  return spec;
+}
+
+absl::StatusOr<std::unique_ptr<allocator::Allocator>> CreateAllocator(const ServerOptions& opts,
+                                                                      const Clock* clock) {
+  std::optional<allocator::Strategy> strategy = allocator::ParseStrategy(opts.placement);
+  if (!strategy) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--placement: expected best-fit or spread, got \"", opts.placement, "\""));
+  }
+  allocator::AllocatorOptions options;
+  options.strategy = *strategy;
+  options.backfill_wait_bound = absl::Seconds(opts.backfill_bound_seconds);
+  return allocator::Allocator::Create(options, clock);
+}
 
 absl::StatusOr<std::string> ReadToken(const ServerOptions& opts) {
   std::string token;
@@ -96,23 +141,41 @@ int RunServer(const ServerOptions& opts, cli::Context& ctx) {
     *ctx.err << "dts server: " << store.status().message() << "\n";
     return cli::kExitFailure;
   }
+  absl::StatusOr<allocator::WorkerSpec> worker_spec = LocalWorkerSpec(opts);
+  absl::StatusOr<std::unique_ptr<allocator::Allocator>> allocator =
+      CreateAllocator(opts, ctx.clock);
+  for (const absl::Status& s : {worker_spec.status(), allocator.status()}) {
+    if (s.ok()) continue;
+    *ctx.err << "dts server: " << s.message() << "\n";
+    return absl::IsInvalidArgument(s) ? cli::kExitUsage : cli::kExitFailure;
+  }
+  execution::ExecutorOptions executor_options;
+  executor_options.scratch_root = absl::StrCat(opts.data_dir, "/scratch");
   absl::StatusOr<std::unique_ptr<execution::Executor>> executor =
-      execution::CreateLocalExecutor(ctx.clock, execution::ExecutorOptions());
+      execution::CreateLocalExecutor(ctx.clock, executor_options);
   if (!executor.ok()) {
     *ctx.err << "dts server: " << executor.status().message() << "\n";
     return cli::kExitFailure;
   }
-  execution::LocalWorker worker(store->get(), executor->get(), ctx.clock, "local");
+  scheduler::RunRecorder recorder(store->get());
+  scheduler::Placement placement(allocator->get(), &recorder, ctx.clock, {.fixed_workers = true});
+  execution::LocalWorker worker(worker_spec->id, executor->get(), &recorder, ctx.clock);
+  if (absl::Status s = placement.AddWorker(&worker, *worker_spec); !s.ok()) {
+    *ctx.err << "dts server: " << s.message() << "\n";
+    return cli::kExitUsage;
+  }
   scheduler::EngineOptions engine_options;
   engine_options.retention_runs = opts.retention_runs;
   engine_options.retention_age = absl::Hours(24) * opts.retention_days;
-  scheduler::Engine engine(store->get(), ctx.clock, &worker, engine_options);
-  worker.set_on_finished([&engine](const Run& run) { engine.RunFinished(run); });
-  // On every way out: stop firing, then cancel what still runs and record
-  // those outcomes, while the worker and the store still exist.
+  scheduler::Engine engine(store->get(), ctx.clock, &placement, engine_options);
+  placement.set_on_finished([&engine](const Run& run) { engine.RunFinished(run); });
+  // On every way out: stop firing and starting, then cancel what still runs
+  // and record those outcomes, while the worker and the store still exist.
   absl::Cleanup stop_work = [&] {
     engine.Stop();
+    placement.Stop();
     (*executor)->Shutdown();
+    recorder.Stop();
   };
   if (absl::Status s = engine.Recover(); !s.ok()) {
     *ctx.err << "dts server: recovering the schedule: " << s.message() << "\n";
@@ -122,8 +185,8 @@ int RunServer(const ServerOptions& opts, cli::Context& ctx) {
 
   RandomIdGenerator ids;
   api::Authenticator auth(*token);
-  api::JobApi jobs(store->get(), ctx.clock, &ids, &engine);
-  api::SchedulerApi scheduler(&jobs);
+  api::JobApi jobs(store->get(), ctx.clock, &ids, &engine, &placement);
+  api::SchedulerApi scheduler(&jobs, &placement);
   api::ExecutionApi executions(store->get());
 
   api::GrpcJobService grpc_jobs(&jobs, &auth);
@@ -219,6 +282,23 @@ void AddServerCommands(CLI::App& app, cli::Context& ctx) {
                      "Write {\"grpc\":..., \"http\":...} here once listening (for port 0)");
   server->add_option("--api-token-file", opts->token_file,
                      "File holding the API bearer token (else $DTS_API_TOKEN)");
+  server->add_option("--worker-cpu", opts->worker_cpu,
+                     "Local worker cpu capacity in millicores (default: cores x 1000)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 30));
+  server->add_option("--worker-memory", opts->worker_memory,
+                     "Local worker memory capacity in MiB (default: total memory)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 30));
+  server->add_option("--worker-storage", opts->worker_storage,
+                     "Local worker storage capacity in MiB (default: free space under --data-dir)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 30));
+  server->add_option("--worker-label", opts->worker_labels,
+                     "Local worker label key=value (repeatable)");
+  server->add_option("--placement", opts->placement, "Placement strategy: best-fit or spread")
+      ->capture_default_str();
+  server->add_option("--backfill-bound", opts->backfill_bound_seconds,
+                     "Seconds the head of the queue waits before no smaller run may pass it")
+      ->check(CLI::Range(0, 86'400))
+      ->capture_default_str();
   server->callback([opts, &ctx] { ctx.exit_code = RunServer(*opts, ctx); });
 
   auto backend = std::make_shared<std::string>("sqlite");

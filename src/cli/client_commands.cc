@@ -32,6 +32,7 @@ void AddClientCommands(CLI::App& app, Context& ctx) {
   AddGlobalOptions(app, *options);
   AddJobCommands(app, ctx, options);
   AddSchedulerCommands(app, ctx, options);
+  AddWorkerCommands(app, ctx, options);
   AddExecutionCommands(app, ctx, options);
 }
 

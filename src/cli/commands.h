@@ -24,6 +24,7 @@ inline constexpr char kGlobalFlagsFooter[] =
 
 void AddJobCommands(CLI::App& app, Context& ctx, OptionsPtr options);
 void AddSchedulerCommands(CLI::App& app, Context& ctx, OptionsPtr options);
+void AddWorkerCommands(CLI::App& app, Context& ctx, OptionsPtr options);
 void AddExecutionCommands(CLI::App& app, Context& ctx, OptionsPtr options);
 
 // Finishes a command: on error prints it and returns its exit code; on

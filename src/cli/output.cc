@@ -208,6 +208,8 @@ void PrintExecution(std::ostream& out, const v1::ExecutionResponse& e) {
   kv.Add("start_time", FormatTimestamp(e.start_time(), e.has_start_time()));
   kv.Add("end_time", FormatTimestamp(e.end_time(), e.has_end_time()));
   kv.Add("worker_id", OrDash(e.worker_id()));
+  if (e.has_resources()) kv.Add("resources", FormatResources(e.resources()));
+  if (!e.queue_reason().empty()) kv.Add("queue_reason", e.queue_reason());
   kv.Add("exit_code", e.has_exit_code() ? absl::StrCat(e.exit_code()) : "-");
   if (e.missed_count() > 0) kv.Add("missed_count", absl::StrCat(e.missed_count()));
   kv.Add("result", OrDash(e.result()));
@@ -227,6 +229,50 @@ void PrintExecutionList(std::ostream& out, const v1::ListExecutionsResponse& lis
   table.Print(out);
   PrintPageFooter(out, list.executions_size(), list.total(), "executions", "--last-id",
                   list.next_page());
+}
+
+void PrintWorker(std::ostream& out, const v1::WorkerResponse& w) {
+  KeyValues kv;
+  kv.Add("id", w.id());
+  kv.Add("state", w.state());
+  kv.Add("labels", FormatMap(w.labels()));
+  kv.Add("capacity", FormatResources(w.capacity()));
+  kv.Add("allocated", FormatResources(w.allocated()));
+  kv.Add("free", FormatResources(w.free()));
+  kv.Add("running_runs", w.running_runs().empty() ? "-" : absl::StrJoin(w.running_runs(), ", "));
+  kv.Add("last_heartbeat", FormatTimestamp(w.last_heartbeat(), w.has_last_heartbeat()));
+  const v1::Enforcement& e = w.enforcement();
+  kv.Add("enforcement", absl::StrCat("memory=", OrDash(e.memory()), " cpu=", OrDash(e.cpu()),
+                                     " storage=", OrDash(e.storage())));
+  if (!e.detail().empty()) kv.Add("enforcement_detail", e.detail());
+  kv.Print(out);
+}
+
+void PrintWorkerList(std::ostream& out, const v1::ListWorkersResponse& list) {
+  // "used/total" per dimension: what an operator scans for.
+  auto used = [](int64_t allocated, int64_t capacity, absl::string_view unit) {
+    return absl::StrCat(allocated, "/", capacity, unit);
+  };
+  Table table({"ID", "STATE", "CPU", "MEMORY", "STORAGE", "RUNS", "LABELS"});
+  for (const v1::WorkerResponse& w : list.workers()) {
+    table.AddRow({w.id(), w.state(), used(w.allocated().cpu(), w.capacity().cpu(), "m"),
+                  used(w.allocated().memory(), w.capacity().memory(), "MiB"),
+                  used(w.allocated().storage(), w.capacity().storage(), "MiB"),
+                  absl::StrCat(w.running_runs_size()), FormatMap(w.labels())});
+  }
+  table.Print(out);
+}
+
+void PrintQueue(std::ostream& out, const v1::GetQueueResponse& queue) {
+  Table table({"RUN ID", "JOB ID", "PRIORITY", "SCHEDULED", "QUEUED AT", "REQUEST", "REASON"});
+  for (const v1::QueuedRun& q : queue.runs()) {
+    table.AddRow({q.run_id(), q.job_id(), absl::StrCat(q.priority()),
+                  FormatTimestamp(q.scheduled_time(), q.has_scheduled_time()),
+                  FormatTimestamp(q.queued_at(), q.has_queued_at()), FormatResources(q.resources()),
+                  q.reason()});
+  }
+  table.Print(out);
+  out << queue.total() << " waiting\n";
 }
 
 }  // namespace dts::cli

@@ -56,5 +56,8 @@ void PrintScheduledJob(std::ostream& out, const v1::GetScheduledJobResponse& job
 void PrintScheduledJobList(std::ostream& out, const v1::ListScheduledJobsResponse& list);
 void PrintExecution(std::ostream& out, const v1::ExecutionResponse& execution);
 void PrintExecutionList(std::ostream& out, const v1::ListExecutionsResponse& list);
+void PrintWorker(std::ostream& out, const v1::WorkerResponse& worker);
+void PrintWorkerList(std::ostream& out, const v1::ListWorkersResponse& list);
+void PrintQueue(std::ostream& out, const v1::GetQueueResponse& queue);
 
 }  // namespace dts::cli

@@ -125,6 +125,34 @@ int RunList(const ClientOptions& o, const ListFlags& f, Context& ctx) {
   return Finish(ctx, o, s, response, PrintScheduledJobList);
 }
 
+int RunQueue(const ClientOptions& o, Context& ctx) {
+  Client client(o);
+  v1::GetQueueResponse response;
+  const absl::Status s = client.Call([&](grpc::ClientContext* c) {
+    return client.scheduler().GetQueue(c, v1::GetQueueRequest(), &response);
+  });
+  return Finish(ctx, o, s, response, PrintQueue);
+}
+
+int RunWorkerList(const ClientOptions& o, Context& ctx) {
+  Client client(o);
+  v1::ListWorkersResponse response;
+  const absl::Status s = client.Call([&](grpc::ClientContext* c) {
+    return client.scheduler().ListWorkers(c, v1::ListWorkersRequest(), &response);
+  });
+  return Finish(ctx, o, s, response, PrintWorkerList);
+}
+
+int RunWorkerGet(const ClientOptions& o, const std::string& id, Context& ctx) {
+  Client client(o);
+  v1::GetWorkerRequest request;
+  request.set_id(id);
+  v1::WorkerResponse response;
+  const absl::Status s = client.Call(
+      [&](grpc::ClientContext* c) { return client.scheduler().GetWorker(c, request, &response); });
+  return Finish(ctx, o, s, response, PrintWorker);
+}
+
 void AddSchedule(CLI::App& scheduler, Context& ctx, OptionsPtr o) {
   CLI::App* cmd = scheduler.add_subcommand(
       "schedule", "Schedule an existing job (--job-id) or a new one (job flags); prints its id");
@@ -165,6 +193,22 @@ void AddSchedulerCommands(CLI::App& app, Context& ctx, OptionsPtr o) {
   AddJobIdCommand(*scheduler, ctx, "get", "Show a job's schedule and requirements",
                   [o](const std::string& id, Context& c) { return RunGet(*o, id, c); });
   AddList(*scheduler, ctx, o);
+  CLI::App* queue =
+      scheduler->add_subcommand("queue", "List the runs waiting for capacity, with the reason");
+  queue->callback([o, &ctx] { ctx.exit_code = RunQueue(*o, ctx); });
+}
+
+void AddWorkerCommands(CLI::App& app, Context& ctx, OptionsPtr o) {
+  CLI::App* worker = app.add_subcommand("worker", "Show workers: capacity, allocations, runs");
+  worker->require_subcommand(1);
+  worker->footer(kGlobalFlagsFooter);
+  worker->fallthrough();
+  CLI::App* list = worker->add_subcommand("list", "List the workers");
+  list->callback([o, &ctx] { ctx.exit_code = RunWorkerList(*o, ctx); });
+  CLI::App* get = worker->add_subcommand("get", "Show one worker");
+  auto id = std::make_shared<std::string>();
+  get->add_option("--id", *id, "Worker id")->required();
+  get->callback([o, id, &ctx] { ctx.exit_code = RunWorkerGet(*o, *id, ctx); });
 }
 
 }  // namespace dts::cli

@@ -18,9 +18,12 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "execution/cgroup.h"
+#include "execution/memory_sample.h"
 #include "execution/output_tail.h"
 #include "execution/posix.h"
 #include "execution/run_task.h"
+#include "execution/scratch.h"
 #include "execution/spawn.h"
 
 namespace dts::execution {
@@ -37,12 +40,76 @@ constexpr int kReadsAfterExit = 1024;
 // Longer timeouts are treated as none (keeps steady-clock arithmetic in range).
 constexpr absl::Duration kMaxTimeout = absl::Hours(24 * 365 * 100);
 
+constexpr int64_t kMiB = 1024 * 1024;
+
 // Why we are stopping the process group, once we are.
 struct Termination {
-  RunStatus status;    // TIMED_OUT or CANCELLED
-  std::string reason;  // "timed out after 2s", "cancelled"
+  RunStatus status;    // TIMED_OUT, CANCELLED, or FAILED for a limit
+  std::string reason;  // "timed out after 2s", "cancelled", "memory limit exceeded (64 MiB)"
   SteadyClock::time_point kill_at;
   bool killed = false;  // SIGKILL sent
+  bool limit = false;   // a resource limit: SIGKILL at once, no grace
+};
+
+std::string MemoryExceeded(int64_t mib) {
+  return absl::StrCat("memory limit exceeded (", mib, " MiB)");
+}
+std::string StorageExceeded(int64_t mib) {
+  return absl::StrCat("storage limit exceeded (", mib, " MiB)");
+}
+
+// The limits the executor checks itself while a command runs: memory without
+// cgroups (sampling the process group), and the scratch directory's size.
+struct WatchConfig {
+  int64_t memory_mib = 0;  // 0: not sampled
+  SteadyClock::duration memory_every{};
+  std::string scratch_root;  // with scratch_name: the directory to measure
+  std::string scratch_name;
+  int64_t storage_mib = 0;  // 0: not measured
+  SteadyClock::duration storage_every{};
+};
+
+class ResourceWatch {
+ public:
+  ResourceWatch(pid_t pgid, WatchConfig config) : pgid_(pgid), config_(std::move(config)) {
+    SteadyClock::time_point now = SteadyClock::now();
+    if (config_.memory_mib > 0) memory_due_ = now + config_.memory_every;
+    if (config_.storage_mib > 0) storage_due_ = now + config_.storage_every;
+  }
+
+  std::optional<SteadyClock::time_point> NextDue() const {
+    if (memory_due_ && storage_due_) return std::min(*memory_due_, *storage_due_);
+    return memory_due_ ? memory_due_ : storage_due_;
+  }
+
+  // Runs the checks due at `now`; the violation, if any.
+  std::optional<std::string> Check(SteadyClock::time_point now) {
+    if (memory_due_ && now >= *memory_due_) {
+      memory_due_ = now + config_.memory_every;
+      if (ProcessGroupMemoryBytes(pgid_) > config_.memory_mib * kMiB) {
+        return MemoryExceeded(config_.memory_mib);
+      }
+    }
+    if (storage_due_ && now >= *storage_due_) {
+      storage_due_ = now + config_.storage_every;
+      return CheckStorage();
+    }
+    return std::nullopt;
+  }
+
+  std::optional<std::string> CheckStorage() const {
+    if (config_.storage_mib <= 0) return std::nullopt;
+    absl::StatusOr<int64_t> used = ScratchUsageBytes(config_.scratch_root, config_.scratch_name);
+    if (!used.ok()) return absl::StrCat("storage check failed: ", used.status().message());
+    if (*used > config_.storage_mib * kMiB) return StorageExceeded(config_.storage_mib);
+    return std::nullopt;
+  }
+
+ private:
+  const pid_t pgid_;
+  const WatchConfig config_;
+  std::optional<SteadyClock::time_point> memory_due_;
+  std::optional<SteadyClock::time_point> storage_due_;
 };
 
 // Watches one child until it has exited and is reaped: collects its output,
@@ -52,8 +119,9 @@ class Supervisor {
  public:
   Supervisor(Child child, int wake_fd, const std::atomic<bool>* cancelled,
              std::optional<SteadyClock::time_point> timeout_at, absl::Duration timeout,
-             absl::Duration grace, size_t max_output)
-      : child_(std::move(child)),
+             absl::Duration grace, size_t max_output, const WatchConfig& watch)
+      : watch_(child.pid, watch),
+        child_(std::move(child)),
         wake_fd_(wake_fd),
         cancelled_(cancelled),
         timeout_at_(timeout_at),
@@ -72,11 +140,13 @@ class Supervisor {
   void ReadOutput(int max_reads);
   void DrainWake();
   void BeginTermination(RunStatus status, std::string reason);
+  void KillForLimit(std::string reason);
   void CheckDeadlines();
   int PollTimeoutMs() const;
   void SignalGroup(int sig) { kill(-child_.pid, sig); }
   void Reap();
 
+  ResourceWatch watch_;
   Child child_;
   const int wake_fd_;
   const std::atomic<bool>* const cancelled_;
@@ -140,8 +210,21 @@ void Supervisor::BeginTermination(RunStatus status, std::string reason) {
   SignalGroup(SIGCONT);  // a stopped process acts on SIGTERM only once continued
 }
 
+void Supervisor::KillForLimit(std::string reason) {
+  termination_ = Termination{RunStatus::kFailed, std::move(reason), SteadyClock::now(), true, true};
+  SignalGroup(SIGKILL);
+}
+
 void Supervisor::CheckDeadlines() {
   SteadyClock::time_point now = SteadyClock::now();
+  if (!termination_) {
+    std::optional<SteadyClock::time_point> due = watch_.NextDue();
+    if (due && now >= *due) {
+      if (std::optional<std::string> violation = watch_.Check(now)) {
+        KillForLimit(*std::move(violation));
+      }
+    }
+  }
   if (!termination_ && timeout_at_ && now >= *timeout_at_) {
     BeginTermination(RunStatus::kTimedOut, TimedOutMessage(timeout_));
   }
@@ -158,7 +241,9 @@ int PollTimeoutUntil(SteadyClock::time_point deadline) {
 
 int Supervisor::PollTimeoutMs() const {
   if (termination_) return termination_->killed ? -1 : PollTimeoutUntil(termination_->kill_at);
-  return timeout_at_ ? PollTimeoutUntil(*timeout_at_) : -1;
+  std::optional<SteadyClock::time_point> next = watch_.NextDue();
+  if (timeout_at_ && (!next || *timeout_at_ < *next)) next = timeout_at_;
+  return next ? PollTimeoutUntil(*next) : -1;
 }
 
 void Supervisor::Reap() {
@@ -181,7 +266,7 @@ void Classify(const Supervisor& supervisor, absl::Duration grace, RunOutcome& ou
   if (const std::optional<Termination>& t = supervisor.termination()) {
     outcome.status = t->status;
     outcome.error = t->reason;
-    if (t->killed) {
+    if (t->killed && !t->limit) {
       absl::StrAppend(&outcome.error, "; SIGKILL after ", absl::FormatDuration(grace), " grace");
     }
   } else if (exited && info.si_status == 0) {
@@ -193,11 +278,23 @@ void Classify(const Supervisor& supervisor, absl::Duration grace, RunOutcome& ou
   }
 }
 
+// What a command needs for its grant, decided when the task is made.
+struct CommandResources {
+  ResourceGrant grant;
+  std::string scratch_root;  // with scratch_name: the run's scratch directory
+  std::string scratch_name;
+  // Set when the grant gets a per-run cgroup.
+  std::optional<CgroupParent> cgroup;
+  std::string cgroup_name;
+  WatchConfig watch;
+};
+
 class CommandTask final : public RunTask {
  public:
-  CommandTask(SpawnSpec spec, const RunRequest& request, const TaskContext& context,
-              UniqueFd wake)
+  CommandTask(SpawnSpec spec, CommandResources resources, const RunRequest& request,
+              const TaskContext& context, UniqueFd wake)
       : spec_(std::move(spec)),
+        resources_(std::move(resources)),
         timeout_(request.timeout > absl::ZeroDuration() && request.timeout < kMaxTimeout
                      ? request.timeout
                      : absl::ZeroDuration()),
@@ -208,6 +305,14 @@ class CommandTask final : public RunTask {
 
   RunOutcome Run() override;
 
+ private:
+  // Creates the scratch directory and the cgroup; the run FAILS with the error.
+  absl::Status Prepare();
+  // After the child is reaped: the outcome of limits the kernel enforced or
+  // that are checked at the end, then removes the cgroup and the scratch dir.
+  void Finish(bool terminated, RunOutcome& outcome);
+
+ public:
   void Cancel() override {
     cancelled_.store(true);
     uint64_t one = 1;
@@ -216,7 +321,10 @@ class CommandTask final : public RunTask {
   }
 
  private:
-  const SpawnSpec spec_;
+  SpawnSpec spec_;  // cgroup_procs_fd is filled in by Prepare()
+  const CommandResources resources_;
+  std::unique_ptr<RunCgroup> cgroup_;
+  bool scratch_created_ = false;
   const absl::Duration timeout_;  // zero: none
   const size_t max_output_;
   const Clock* const clock_;
@@ -235,18 +343,69 @@ RunOutcome CommandTask::Run() {
   if (cancelled_.load()) {
     outcome.status = RunStatus::kCancelled;
     outcome.error = "cancelled before it started";
+  } else if (absl::Status prepared = Prepare(); !prepared.ok()) {
+    outcome.status = RunStatus::kFailed;
+    outcome.error = std::string(prepared.message());
+    Finish(true, outcome);
   } else if (absl::StatusOr<Child> child = Spawn(spec_); !child.ok()) {
     outcome.status = RunStatus::kFailed;
     outcome.error = std::string(child.status().message());
+    Finish(true, outcome);
   } else {
     Supervisor supervisor(*std::move(child), wake_.get(), &cancelled_, timeout_at, timeout_,
-                          grace_, max_output_);
+                          grace_, max_output_, resources_.watch);
     supervisor.Run();
     outcome.output = std::move(supervisor.output()).Take();
     Classify(supervisor, grace_, outcome);
+    Finish(supervisor.termination().has_value(), outcome);
   }
   outcome.end_time = clock_->Now();
   return outcome;
+}
+
+absl::Status CommandTask::Prepare() {
+  if (!resources_.scratch_name.empty()) {
+    absl::Status status = CreateScratchDir(resources_.scratch_root, resources_.scratch_name);
+    if (!status.ok()) {
+      return absl::Status(status.code(), absl::StrCat("scratch directory: ", status.message()));
+    }
+    scratch_created_ = true;
+  }
+  if (resources_.cgroup) {
+    absl::StatusOr<std::unique_ptr<RunCgroup>> cgroup =
+        RunCgroup::Create(*resources_.cgroup, resources_.cgroup_name, resources_.grant);
+    if (!cgroup.ok()) {
+      return absl::Status(cgroup.status().code(),
+                          absl::StrCat("run cgroup: ", cgroup.status().message()));
+    }
+    cgroup_ = *std::move(cgroup);
+    spec_.cgroup_procs_fd = cgroup_->procs_fd();
+  }
+  return absl::OkStatus();
+}
+
+void CommandTask::Finish(bool terminated, RunOutcome& outcome) {
+  // A kill or a timeout we started decides the outcome; otherwise a limit
+  // the kernel enforced, or one found exceeded at the end, does.
+  if (cgroup_ != nullptr) {
+    if (!terminated && resources_.grant.memory_mib > 0 && cgroup_->OomKilled()) {
+      outcome.status = RunStatus::kFailed;
+      outcome.error = MemoryExceeded(resources_.grant.memory_mib);
+      terminated = true;
+    }
+    cgroup_->Destroy();  // kills what left the process group
+  }
+  if (scratch_created_) {
+    if (!terminated) {
+      ResourceWatch final_check(-1, resources_.watch);
+      if (std::optional<std::string> violation = final_check.CheckStorage()) {
+        outcome.status = RunStatus::kFailed;
+        outcome.error = *std::move(violation);
+      }
+    }
+    // Best effort: a leftover is removed when the same name is created again.
+    (void)RemoveScratchDir(resources_.scratch_root, resources_.scratch_name);
+  }
 }
 
 // --- Turning the spec into a SpawnSpec. ---
@@ -295,11 +454,18 @@ absl::Status CheckArgv(const v1::CommandExecutor& command) {
 }
 
 absl::StatusOr<SpawnSpec> MakeSpawnSpec(const v1::CommandExecutor& command,
-                                        const TaskContext& context) {
+                                        const TaskContext& context,
+                                        const CommandResources& resources) {
   absl::Status status = CheckArgv(command);
   if (!status.ok()) return status;
   absl::StatusOr<std::map<std::string, std::string>> env = MergeEnv(command, context);
   if (!env.ok()) return env.status();
+  if (!resources.scratch_name.empty()) {
+    // The executor's values win over the job's: the grant covers this directory.
+    std::string dir = absl::StrCat(resources.scratch_root, "/", resources.scratch_name);
+    (*env)["TMPDIR"] = dir;
+    (*env)["DTS_SCRATCH_DIR"] = dir;
+  }
 
   SpawnSpec spec;
   if (command.shell()) {
@@ -314,7 +480,49 @@ absl::StatusOr<SpawnSpec> MakeSpawnSpec(const v1::CommandExecutor& command,
   for (const auto& [name, value] : *env) spec.env.push_back(absl::StrCat(name, "=", value));
   spec.working_dir = command.working_dir();
   spec.no_new_privs = context.options->no_new_privs;
+  const ResourceGrant& grant = resources.grant;
+  if (grant.memory_mib > 0 && !resources.cgroup && context.options->address_space_factor > 0) {
+    spec.address_space_limit = static_cast<uint64_t>(grant.memory_mib) * kMiB *
+                               static_cast<uint64_t>(context.options->address_space_factor);
+  }
   return spec;
+}
+
+SteadyClock::duration PollInterval(absl::Duration interval) {
+  return absl::ToChronoNanoseconds(std::max(interval, absl::Milliseconds(1)));
+}
+
+absl::StatusOr<CommandResources> MakeResources(const RunRequest& request,
+                                               const TaskContext& context) {
+  const ExecutorOptions& options = *context.options;
+  const EnforcementContext& enforcement = *context.enforcement;
+  CommandResources resources;
+  resources.grant = request.resources;
+  const ResourceGrant& grant = resources.grant;
+  if (!options.scratch_root.empty()) {
+    absl::StatusOr<std::string> name = ScratchDirName(request.run_id.value());
+    if (!name.ok()) return name.status();
+    resources.scratch_root = options.scratch_root;
+    resources.scratch_name = *std::move(name);
+  }
+  if (enforcement.cgroup &&
+      (grant.memory_mib > 0 || (grant.cpu_millicores > 0 && enforcement.cgroup->cpu))) {
+    resources.cgroup = enforcement.cgroup;
+    resources.cgroup_name =
+        RunCgroupName(getpid(), enforcement.next_cgroup.fetch_add(1), request.run_id.value());
+  }
+  WatchConfig& watch = resources.watch;
+  if (grant.memory_mib > 0 && !resources.cgroup) {
+    watch.memory_mib = grant.memory_mib;
+    watch.memory_every = PollInterval(options.memory_poll_interval);
+  }
+  if (grant.storage_mib > 0 && !resources.scratch_name.empty()) {
+    watch.scratch_root = resources.scratch_root;
+    watch.scratch_name = resources.scratch_name;
+    watch.storage_mib = grant.storage_mib;
+    watch.storage_every = PollInterval(options.storage_poll_interval);
+  }
+  return resources;
 }
 
 }  // namespace
@@ -325,11 +533,14 @@ std::string TimedOutMessage(absl::Duration timeout) {
 
 absl::StatusOr<std::unique_ptr<RunTask>> CreateCommandTask(RunRequest request,
                                                            const TaskContext& context) {
-  absl::StatusOr<SpawnSpec> spec = MakeSpawnSpec(request.executor.command(), context);
+  absl::StatusOr<CommandResources> resources = MakeResources(request, context);
+  if (!resources.ok()) return resources.status();
+  absl::StatusOr<SpawnSpec> spec = MakeSpawnSpec(request.executor.command(), context, *resources);
   if (!spec.ok()) return spec.status();
   int wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (wake < 0) return ErrnoStatus(errno, "eventfd");
-  return std::make_unique<CommandTask>(*std::move(spec), request, context, UniqueFd(wake));
+  return std::make_unique<CommandTask>(*std::move(spec), *std::move(resources), request, context,
+                                       UniqueFd(wake));
 }
 
 }  // namespace dts::execution

@@ -18,8 +18,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "dts/execution/executor.h"
+#include "execution/cgroup.h"
 #include "execution/posix.h"
 #include "execution/run_task.h"
+#include "execution/scratch.h"
 #include "execution/thread.h"
 
 namespace dts::execution {
@@ -56,13 +58,43 @@ absl::Status CheckPidfdSupport() {
   return absl::OkStatus();
 }
 
+// Decides, once, how grants are enforced (docs/resources.md).
+void DetectEnforcement(const ExecutorOptions& options, EnforcementContext& enforcement) {
+  EnforcementCapabilities& caps = enforcement.capabilities;
+  std::string cgroups;
+  if (!options.use_cgroups) {
+    cgroups = "cgroups disabled by configuration";
+  } else if (absl::StatusOr<CgroupParent> parent = DetectCgroupParent(options.cgroup_parent);
+             parent.ok()) {
+    cgroups = parent->detail;
+    enforcement.cgroup = *std::move(parent);
+  } else {
+    cgroups = absl::StrCat("no cgroup v2 enforcement: ", parent.status().message());
+  }
+  caps.memory_cgroup = enforcement.cgroup.has_value();
+  caps.cpu_limited = caps.memory_cgroup && enforcement.cgroup->cpu;
+  caps.storage_limited = !options.scratch_root.empty();
+  caps.detail = absl::StrCat(
+      cgroups, "; memory: ",
+      caps.memory_cgroup ? "cgroup memory.max"
+                         : (options.address_space_factor > 0
+                                ? absl::StrCat("sampled process-group memory, RLIMIT_AS ",
+                                               options.address_space_factor, "x the grant")
+                                : std::string("sampled process-group memory")),
+      "; cpu: ", caps.cpu_limited ? "cgroup cpu.max" : "not limited", "; storage: ",
+      caps.storage_limited ? absl::StrCat("scratch directories under ", options.scratch_root)
+                           : std::string("not limited (no scratch_root)"));
+}
+
 class LocalExecutor final : public Executor {
  public:
   LocalExecutor(const Clock* clock, ExecutorOptions options)
       : clock_(clock),
         options_(std::move(options)),
         base_env_(BaseEnvironment()),
-        context_{clock_, &options_, &base_env_} {}
+        context_{clock_, &options_, &base_env_, &enforcement_} {
+    DetectEnforcement(options_, enforcement_);
+  }
   ~LocalExecutor() override { Shutdown(); }
 
   absl::Status StartCompletionThread();
@@ -70,6 +102,7 @@ class LocalExecutor final : public Executor {
   absl::Status Start(RunRequest request, DoneCallback done) override;
   void Cancel(const RunId& id) override;
   void Shutdown() override;
+  EnforcementCapabilities Enforcement() const override { return enforcement_.capabilities; }
 
  private:
   struct Running {
@@ -101,7 +134,8 @@ class LocalExecutor final : public Executor {
   const Clock* const clock_;
   const ExecutorOptions options_;
   const std::map<std::string, std::string> base_env_;
-  const TaskContext context_;  // points into the three fields above
+  EnforcementContext enforcement_;  // set by the constructor, then read-only
+  const TaskContext context_;       // points into the four fields above
 
   absl::Mutex mu_;
   bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
@@ -266,6 +300,12 @@ absl::StatusOr<std::unique_ptr<Executor>> CreateLocalExecutor(const Clock* clock
   if (clock == nullptr) return absl::InvalidArgumentError("CreateLocalExecutor: clock is null");
   absl::Status status = CheckPidfdSupport();
   if (!status.ok()) return status;
+  if (!options.scratch_root.empty()) {
+    status = EnsureScratchRoot(options.scratch_root);
+    if (!status.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("scratch_root: ", status.message()));
+    }
+  }
   auto executor = std::make_unique<LocalExecutor>(clock, std::move(options));
   status = executor->StartCompletionThread();
   if (!status.ok()) return status;

@@ -55,41 +55,74 @@ std::string SanitizeUtf8(absl::string_view bytes) {
   return out;
 }
 
-LocalWorker::LocalWorker(storage::Store* store, Executor* executor, const Clock* clock,
-                         std::string worker_id, size_t max_output_bytes)
-    : store_(store),
+LocalWorker::LocalWorker(WorkerId id, Executor* executor, scheduler::RunRecorder* recorder,
+                         const Clock* clock, size_t max_output_bytes)
+    : id_(std::move(id)),
       executor_(executor),
+      recorder_(recorder),
       clock_(clock),
-      worker_id_(std::move(worker_id)),
       max_output_bytes_(max_output_bytes) {}
 
-void LocalWorker::Dispatch(const Job& job, const Run& pending) {
-  Run run = pending;
+void LocalWorker::Start(std::shared_ptr<const Job> job, Run run, const allocator::Resources& grant,
+                        RunEnded ended) {
+  const absl::Time now = clock_->Now();
+  run.set_worker_id(id_.value());
+  *run.mutable_start_time() = ToProto(now);
+  if (job->executor().kind_case() == v1::Executor::KIND_NOT_SET) {
+    RunOutcome outcome;
+    outcome.status = RunStatus::kCompleted;
+    outcome.start_time = outcome.end_time = now;
+    Finish(std::move(run), std::move(outcome), std::move(ended));
+    return;
+  }
   run.set_status(std::string(RunStatusName(RunStatus::kRunning)));
-  run.set_worker_id(worker_id_);
-  *run.mutable_start_time() = ToProto(clock_->Now());
-  // A failure to record RUNNING is not fatal: the outcome write follows.
-  (void)store_->UpdateRun(run);
+  Run running = run;
+  // A failure to record RUNNING does not stop the run: its outcome write follows.
+  recorder_->Record(std::move(running), [this, job = std::move(job), run = std::move(run), grant,
+                                         ended = std::move(ended)](absl::Status) mutable {
+    Launch(*job, std::move(run), grant, std::move(ended));
+  });
+}
 
+void LocalWorker::Launch(const Job& job, Run run, const allocator::Resources& grant,
+                         RunEnded ended) {
   RunRequest request;
   request.run_id = RunId(run.id());
   request.executor = job.executor();
   request.timeout = absl::Seconds(job.timeout());
   request.max_output_bytes = max_output_bytes_;
+  request.resources.cpu_millicores = grant.cpu_millis;
+  request.resources.memory_mib = grant.memory_mib;
+  request.resources.storage_mib = grant.storage_mib;
+  // The callback is either handed to the executor or not; keep `ended` out
+  // of it until Start() has said which.
+  auto shared_ended = std::make_shared<RunEnded>(std::move(ended));
   absl::Status started = executor_->Start(
-      std::move(request), [this, run](RunOutcome outcome) mutable { Finish(run, std::move(outcome)); });
+      std::move(request), [this, run, shared_ended](RunOutcome outcome) mutable {
+        Finish(std::move(run), std::move(outcome), std::move(*shared_ended));
+      });
   if (!started.ok()) {
     RunOutcome outcome;
     outcome.status = RunStatus::kFailed;
     outcome.error = absl::StrCat("could not start: ", started.message());
     outcome.start_time = outcome.end_time = clock_->Now();
-    Finish(std::move(run), std::move(outcome));
+    Finish(std::move(run), std::move(outcome), std::move(*shared_ended));
   }
 }
 
 void LocalWorker::Cancel(const RunId& run) { executor_->Cancel(run); }
 
-void LocalWorker::Finish(Run run, RunOutcome outcome) {
+v1::Enforcement LocalWorker::enforcement() const {
+  const EnforcementCapabilities caps = executor_->Enforcement();
+  v1::Enforcement out;
+  out.set_memory(caps.memory_cgroup ? "cgroup" : "rlimit");
+  out.set_cpu(caps.cpu_limited ? "cgroup" : "none");
+  out.set_storage(caps.storage_limited ? "scratch-dir" : "none");
+  out.set_detail(caps.detail);
+  return out;
+}
+
+void LocalWorker::Finish(Run run, RunOutcome outcome, RunEnded ended) {
   run.set_status(std::string(RunStatusName(outcome.status)));
   if (outcome.exit_code) {
     run.set_exit_code(*outcome.exit_code);
@@ -100,8 +133,11 @@ void LocalWorker::Finish(Run run, RunOutcome outcome) {
   run.set_error(SanitizeUtf8(outcome.error));
   *run.mutable_start_time() = ToProto(outcome.start_time);
   *run.mutable_end_time() = ToProto(outcome.end_time);
-  (void)store_->UpdateRun(run);
-  if (on_finished_) on_finished_(run);
+  Run final_record = run;
+  recorder_->Record(std::move(final_record),
+                    [run = std::move(run), ended = std::move(ended)](absl::Status) mutable {
+                      if (ended) std::move(ended)(run);
+                    });
 }
 
 }  // namespace dts::execution

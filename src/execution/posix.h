@@ -37,6 +37,13 @@ std::string ErrnoText(int err);
 // `what: <errno text>` with a status code that fits the errno.
 absl::Status ErrnoStatus(int err, absl::string_view what);
 
+// The whole content of a small file (procfs, cgroupfs), read with read(2).
+absl::StatusOr<std::string> ReadSmallFile(const std::string& path);
+
+// Writes `text` with one write(2) to an existing file (as cgroupfs needs),
+// without creating or truncating it. Errors read "write <path>: <errno text>".
+absl::Status WriteSmallFile(const std::string& path, absl::string_view text);
+
 // A close-on-exec duplicate of `fd` numbered 3 or above (closing `fd`), so
 // that dup2() onto 0, 1 and 2 in a child can never clobber it.
 absl::StatusOr<UniqueFd> AboveStdio(UniqueFd fd);

@@ -1,13 +1,17 @@
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "dts/common/clock.h"
 #include "dts/execution/executor.h"
+#include "execution/cgroup.h"
 
 namespace dts::execution {
 
@@ -26,12 +30,22 @@ class RunTask {
   virtual void Cancel() = 0;
 };
 
+// How the executor enforces resource grants, decided once at creation.
+struct EnforcementContext {
+  // Set: memory (and cpu, if cgroup->cpu) grants get a per-run cgroup here.
+  std::optional<CgroupParent> cgroup;
+  EnforcementCapabilities capabilities;
+  // Numbers the per-run cgroups.
+  mutable std::atomic<uint64_t> next_cgroup{0};
+};
+
 // What every task needs from its executor. The pointees outlive the tasks.
 struct TaskContext {
   const Clock* clock;
   const ExecutorOptions* options;
   // The minimal environment of every command (PATH, LANG, HOME).
   const std::map<std::string, std::string>* base_env;
+  const EnforcementContext* enforcement;
 };
 
 // INVALID_ARGUMENT for a spec that cannot run (empty argv, bad env name, ...);

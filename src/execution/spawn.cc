@@ -20,7 +20,17 @@ namespace dts::execution {
 namespace {
 
 // Where the child failed; sent to the parent over the status pipe.
-enum class Step : int { kSetsid, kStdio, kChdir, kRlimit, kNoNewPrivs, kDeathSignal, kExec };
+enum class Step : int {
+  kCgroup,
+  kSetsid,
+  kStdio,
+  kChdir,
+  kRlimit,
+  kRlimitAs,
+  kNoNewPrivs,
+  kDeathSignal,
+  kExec
+};
 
 struct ChildFailure {
   Step step;
@@ -40,6 +50,8 @@ struct ChildPlan {
   int output_fd;
   int status_fd;
   bool no_new_privs;
+  int cgroup_procs_fd;  // -1: none
+  rlim_t address_space_limit;  // 0: unchanged
   pid_t parent_pid;
   int max_fd;  // highest descriptor to close if close_range() is unavailable
 };
@@ -100,6 +112,10 @@ void CloseOtherFds(int keep, int max_fd) {
 
 [[noreturn]] void RunChild(const ChildPlan& plan) {
   ResetSignalDispositions();
+  // Writing 0 to cgroup.procs moves the writing process.
+  if (plan.cgroup_procs_fd >= 0 && write(plan.cgroup_procs_fd, "0", 1) != 1) {
+    ChildFail(plan, Step::kCgroup, errno);
+  }
   if (setsid() < 0) ChildFail(plan, Step::kSetsid, errno);
   if (dup2(plan.stdin_fd, 0) < 0 || dup2(plan.output_fd, 1) < 0 || dup2(plan.output_fd, 2) < 0) {
     ChildFail(plan, Step::kStdio, errno);
@@ -109,6 +125,10 @@ void CloseOtherFds(int keep, int max_fd) {
   }
   struct rlimit no_core = {0, 0};
   if (setrlimit(RLIMIT_CORE, &no_core) < 0) ChildFail(plan, Step::kRlimit, errno);
+  if (plan.address_space_limit != 0) {
+    struct rlimit as = {plan.address_space_limit, plan.address_space_limit};
+    if (setrlimit(RLIMIT_AS, &as) < 0) ChildFail(plan, Step::kRlimitAs, errno);
+  }
   if (plan.no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
     ChildFail(plan, Step::kNoNewPrivs, errno);
   }
@@ -158,6 +178,10 @@ ssize_t ReadStatus(int fd, ChildFailure* failure) {
 std::string FailureMessage(const SpawnSpec& spec, const ChildFailure& failure) {
   std::string text = ErrnoText(failure.err);
   switch (failure.step) {
+    case Step::kCgroup:
+      return absl::StrCat("joining the run's cgroup: ", text);
+    case Step::kRlimitAs:
+      return absl::StrCat("setrlimit(RLIMIT_AS): ", text);
     case Step::kSetsid:
       return absl::StrCat("setsid: ", text);
     case Step::kStdio:
@@ -250,6 +274,8 @@ absl::StatusOr<Child> Spawn(const SpawnSpec& spec) {
                  output->write_end.get(),
                  status->write_end.get(),
                  spec.no_new_privs,
+                 spec.cgroup_procs_fd,
+                 static_cast<rlim_t>(spec.address_space_limit),
                  getpid(),
                  MaxFd()};
   pid_t pid = ForkChild(plan);

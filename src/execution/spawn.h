@@ -2,6 +2,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,12 @@ struct SpawnSpec {
   std::vector<std::string> env;  // "NAME=value"; the child's whole environment
   std::string working_dir;       // empty: this process's working directory
   bool no_new_privs = true;
+  // Open for writing on a cgroup's cgroup.procs (numbered 3 or above): the
+  // child joins that cgroup first thing, before it allocates anything of its
+  // own. -1: stays in this process's cgroup.
+  int cgroup_procs_fd = -1;
+  // RLIMIT_AS of the child in bytes; 0: inherited.
+  uint64_t address_space_limit = 0;
   // Only for error messages: the PATH that produced exec_paths, if searched.
   std::string searched_path;
 };

@@ -227,7 +227,7 @@ absl::StatusOr<int> Engine::Commit(Plan& plan) {
   }
   if (!stored.ok()) return stored.status();
   for (const RunId& run : plan.cancels) dispatcher_->Cancel(run);
-  for (const auto& [job, run] : dispatches) dispatcher_->Dispatch(*job, run);
+  for (auto& [job, run] : dispatches) dispatcher_->Dispatch(std::move(job), std::move(run));
   return recorded;
 }
 
@@ -244,9 +244,12 @@ absl::Status Engine::Recover() {
     if (page->next_page.empty()) break;
     query.after_id = page->next_page;
   }
-  // RUNNING first: the PENDING runs dispatched below become RUNNING at once,
-  // and must not then be taken for runs the previous process left behind.
-  for (const RunStatus status : {RunStatus::kRunning, RunStatus::kPending, RunStatus::kRetrying}) {
+  // RUNNING first: the runs dispatched below become RUNNING at once, and
+  // must not then be taken for runs the previous process left behind. QUEUED
+  // before PENDING for the same reason: a PENDING run dispatched here may be
+  // queued, and must not be dispatched a second time from that listing.
+  for (const RunStatus status :
+       {RunStatus::kRunning, RunStatus::kQueued, RunStatus::kPending, RunStatus::kRetrying}) {
     storage::ListRunsQuery runs;
     runs.status = std::string(RunStatusName(status));
     runs.page_size = 1000;
@@ -310,7 +313,7 @@ void Engine::RunCreated(const Job& job, const Run& run) {
       state->active.push_back(RunId(run.id()));
     }
   }
-  dispatcher_->Dispatch(job, run);
+  dispatcher_->Dispatch(std::make_shared<const Job>(job), run);
 }
 
 absl::Duration RetryDelay(const v1::RetryBackoff& backoff, int failed_attempt,
@@ -380,7 +383,7 @@ void Engine::StartDueRetries(absl::Time now) {
   }
   for (auto& [job, run] : starts) {
     (void)store_->UpdateRun(run);
-    dispatcher_->Dispatch(*job, run);
+    dispatcher_->Dispatch(std::move(job), std::move(run));
   }
 }
 

@@ -31,7 +31,7 @@ absl::Time Rfc(const char* text) {
 
 class RecordingDispatcher final : public RunDispatcher {
  public:
-  void Dispatch(const Job&, const dts::Run& run) override {
+  void Dispatch(std::shared_ptr<const Job>, dts::Run run) override {
     absl::MutexLock l(&mu_);
     dispatched_.push_back(run);
   }

@@ -18,6 +18,19 @@ import pytest
 DTS = os.environ.get("DTS_BINARY", str(Path(__file__).resolve().parents[2] / "build" / "dts"))
 
 
+# Every test server's worker is the same size whatever the machine, and
+# labelled zone=z, so that jobs constrained to zone=z can be placed.
+WORKER_DEFAULTS = {"--worker-cpu": "8000", "--worker-memory": "16384", "--worker-label": "zone=z"}
+
+
+def _worker_defaults(extra_args):
+    args = []
+    for flag, value in WORKER_DEFAULTS.items():
+        if flag not in extra_args:
+            args += [flag, value]
+    return args
+
+
 class Server:
     """A running `dts server`. Stops it (SIGTERM) on stop()."""
 
@@ -27,7 +40,8 @@ class Server:
         self.ready_file = os.path.abspath(self.ready_file)
         self.log = tempfile.NamedTemporaryFile(prefix="dts-server-", suffix=".log", delete=False)
         args = [DTS, "server", "--data-dir", self.data_dir, "--grpc-addr", "127.0.0.1:0",
-                "--http-addr", "127.0.0.1:0", "--ready-file", self.ready_file, *extra_args]
+                "--http-addr", "127.0.0.1:0", "--ready-file", self.ready_file,
+                *_worker_defaults(extra_args), *extra_args]
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT,
                                      env={**os.environ, **(env or {})})
         deadline = time.monotonic() + 60

@@ -306,7 +306,7 @@ def test_http_and_kafka_executors(server):
 def test_every_create_flag_reaches_the_job(server):
     job_id = create(server, "--description", "d", "--timezone", "Europe/Paris", "--metadata",
                     '{"team": "data", "tier": "1"}', "--cpu", "500", "--memory", "256",
-                    "--storage", "1024", "--constraint", "zone=eu", "--priority", "7",
+                    "--storage", "1024", "--constraint", "zone=z", "--priority", "7",
                     "--max-retries", "3", "--timeout", "60", "--overlap", "forbid", "--misfire",
                     "skip", "--retry-initial", "5", "--retry-max", "300", "--retry-multiplier",
                     "2.5", "--status", "Paused", cron="0 9 * * MON-FRI")
@@ -316,7 +316,7 @@ def test_every_create_flag_reaches_the_job(server):
     assert job["timezone"] == "Europe/Paris"
     assert job["metadata"] == {"team": "data", "tier": "1"}
     assert ints(job["resources"]) == {"cpu": 500, "memory": 256, "storage": 1024}
-    assert job["constraints"] == {"zone": "eu"}
+    assert job["constraints"] == {"zone": "z"}
     assert (job["priority"], job["max_retries"], job["timeout"]) == (7, 3, 60)
     assert (job["overlap_policy"], job["misfire_policy"]) == ("FORBID", "SKIP")
     assert job["retry_backoff"] == {"initial_seconds": 5, "max_seconds": 300, "multiplier": 2.5}

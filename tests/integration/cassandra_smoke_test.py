@@ -4,7 +4,9 @@
 Creates a keyspace and a table with unique names, inserts a row, reads it back
 and checks the value, then drops the keyspace. Talks CQL native protocol v4
 through scripts/cql.py. The server comes from CASSANDRA_HOSTS (first host,
-default 127.0.0.1) and CASSANDRA_PORT (default 9042).
+default 127.0.0.1) and CASSANDRA_PORT (default 9042); the server runs
+PasswordAuthenticator and the login comes from CASSANDRA_USERNAME and
+CASSANDRA_PASSWORD (default cassandra/cassandra).
 
 Exit status 0 on success, 1 on any failure (ctest reads the exit status).
 """
@@ -26,8 +28,12 @@ def main():
     value = f"value-{suffix}"
 
     try:
-        conn = cql.connect(host, port, timeout=60.0)
-    except OSError as e:
+        user, password = cql.default_credentials()
+        conn = cql.connect(host, port, timeout=60.0, user=user, password=password)
+    except cql.CqlError as e:
+        print(f"FAIL: cannot log in to Cassandra at {host}:{port}: {e}")
+        return 1
+    except (OSError, ValueError) as e:
         print(f"FAIL: cannot connect to Cassandra at {host}:{port}: {e}")
         return 1
     try:

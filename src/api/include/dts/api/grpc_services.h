@@ -37,6 +37,9 @@ class GrpcSchedulerService final : public v1::SchedulerService::Service {
   grpc::Status CancelJob(grpc::ServerContext* c, const v1::CancelScheduledJobRequest* r, v1::CancelScheduledJobResponse* out) override;
   grpc::Status GetScheduledJob(grpc::ServerContext* c, const v1::GetScheduledJobRequest* r, v1::GetScheduledJobResponse* out) override;
   grpc::Status ListScheduledJobs(grpc::ServerContext* c, const v1::ListScheduledJobsRequest* r, v1::ListScheduledJobsResponse* out) override;
+  grpc::Status ListWorkers(grpc::ServerContext* c, const v1::ListWorkersRequest* r, v1::ListWorkersResponse* out) override;
+  grpc::Status GetWorker(grpc::ServerContext* c, const v1::GetWorkerRequest* r, v1::WorkerResponse* out) override;
+  grpc::Status GetQueue(grpc::ServerContext* c, const v1::GetQueueRequest* r, v1::GetQueueResponse* out) override;
 
  private:
   SchedulerApi* api_;

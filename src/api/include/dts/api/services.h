@@ -3,6 +3,7 @@
 #include "absl/status/statusor.h"
 #include "dts/common/clock.h"
 #include "dts/common/id_generator.h"
+#include "dts/scheduler/cluster_view.h"
 #include "dts/scheduler/job_events.h"
 #include "dts/storage/store.h"
 #include "dts/v1/execution.pb.h"
@@ -16,10 +17,11 @@ namespace dts::api {
 // touches storage. Thread-safe; the dependencies must outlive the object.
 class JobApi {
  public:
-  // `events` (may be null) hears about every change once it is stored.
+  // `events` (may be null) hears about every change once it is stored;
+  // `cluster` (may be null) refuses jobs that no worker could ever run.
   JobApi(storage::Store* store, const Clock* clock, IdGenerator* ids,
-         scheduler::JobEvents* events = nullptr)
-      : store_(store), clock_(clock), ids_(ids), events_(events) {}
+         scheduler::JobEvents* events = nullptr, const scheduler::ClusterView* cluster = nullptr)
+      : store_(store), clock_(clock), ids_(ids), events_(events), cluster_(cluster) {}
 
   absl::StatusOr<v1::CreateJobResponse> CreateJob(const v1::CreateJobRequest& request);
   absl::StatusOr<v1::JobResponse> GetJob(const v1::GetJobRequest& request);
@@ -46,20 +48,29 @@ class JobApi {
   const Clock* clock_;
   IdGenerator* ids_;
   scheduler::JobEvents* events_;
+  const scheduler::ClusterView* cluster_;
 };
 
 class SchedulerApi {
  public:
-  explicit SchedulerApi(JobApi* jobs) : jobs_(jobs) {}
+  // `cluster` may be null: the worker and queue routes are then UNIMPLEMENTED.
+  explicit SchedulerApi(JobApi* jobs, const scheduler::ClusterView* cluster = nullptr)
+      : jobs_(jobs), cluster_(cluster) {}
 
   absl::StatusOr<v1::ScheduleJobResponse> ScheduleJob(const v1::ScheduleJobRequest& request);
   absl::StatusOr<v1::CancelScheduledJobResponse> CancelJob(const v1::CancelScheduledJobRequest& request);
   absl::StatusOr<v1::GetScheduledJobResponse> GetScheduledJob(const v1::GetScheduledJobRequest& request);
   absl::StatusOr<v1::ListScheduledJobsResponse> ListScheduledJobs(
       const v1::ListScheduledJobsRequest& request);
+  absl::StatusOr<v1::ListWorkersResponse> ListWorkers(const v1::ListWorkersRequest& request);
+  absl::StatusOr<v1::WorkerResponse> GetWorker(const v1::GetWorkerRequest& request);
+  absl::StatusOr<v1::GetQueueResponse> GetQueue(const v1::GetQueueRequest& request);
 
  private:
+  absl::StatusOr<const scheduler::ClusterView*> Cluster() const;
+
   JobApi* jobs_;
+  const scheduler::ClusterView* cluster_;
 };
 
 class ExecutionApi {

@@ -11,6 +11,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "dts/common/clock.h"
+#include "dts/execution/resources.h"
 #include "dts/model/ids.h"
 #include "dts/model/job.h"
 #include "dts/v1/common.pb.h"
@@ -26,6 +27,9 @@ struct RunRequest {
   absl::Duration timeout = absl::ZeroDuration();
   // How much output to keep: the last this many bytes.
   size_t max_output_bytes = 64 * 1024;
+  // What the run may use (commands only; zero: unlimited). Enforcement is
+  // described in docs/resources.md and reported by Executor::Enforcement().
+  ResourceGrant resources;
 };
 
 struct RunOutcome {
@@ -74,6 +78,9 @@ class Executor {
   // Cancels every running run, waits until every callback has returned, and
   // refuses later Start()s. Idempotent. Must not be called from a callback.
   virtual void Shutdown() = 0;
+
+  // Which resource grants this executor enforces, and how.
+  virtual EnforcementCapabilities Enforcement() const { return {}; }
 };
 
 struct ExecutorOptions {
@@ -99,12 +106,37 @@ struct ExecutorOptions {
   // "kafka executor not available in this deployment".
   std::function<absl::Status(const v1::KafkaExecutor& kafka, absl::Duration timeout)>
       kafka_publish;
+
+  // --- Resource enforcement (docs/resources.md). ---
+  // Parent of the per-run scratch directories <scratch_root>/<run id>, which
+  // commands get as TMPDIR and DTS_SCRATCH_DIR and which are removed after the
+  // run. Created if missing. Empty: no scratch directories, and storage grants
+  // are not enforced.
+  std::string scratch_root;
+  // Use cgroup v2 for memory and CPU grants when this process can create
+  // cgroups. False: never touch cgroups (memory falls back to sampling, CPU is
+  // not limited).
+  bool use_cgroups = true;
+  // The cgroup v2 directory under which per-run cgroups are created, instead
+  // of the detected one. It must have, or be able to enable, the memory
+  // controller in its cgroup.subtree_control. This process is never moved
+  // when it is set.
+  std::string cgroup_parent;
+  // Without cgroups: how often a run's process group memory is sampled, and
+  // the RLIMIT_AS backstop as a multiple of the memory grant (0: no RLIMIT_AS).
+  absl::Duration memory_poll_interval = absl::Milliseconds(100);
+  int address_space_factor = 8;
+  // How often the size of a scratch directory with a storage grant is checked
+  // (it is also checked when the command ends).
+  absl::Duration storage_poll_interval = absl::Seconds(1);
 };
 
 // The executor of a worker: runs commands as child processes of this process,
 // http requests with libcurl, kafka publishes through the hook, and completes
 // runs without an executor at once. `clock` must outlive the executor.
 // FAILED_PRECONDITION when the kernel lacks what it needs (pidfd, Linux 5.3+).
+// Detects cgroup v2 support once, here (see ExecutorOptions::use_cgroups); an
+// error in options.scratch_root (cannot be created) is INVALID_ARGUMENT.
 absl::StatusOr<std::unique_ptr<Executor>> CreateLocalExecutor(const Clock* clock,
                                                               ExecutorOptions options);
 

@@ -1,43 +1,44 @@
 #pragma once
 
-#include <functional>
+#include <memory>
 #include <string>
 
 #include "dts/common/clock.h"
 #include "dts/execution/executor.h"
-#include "dts/scheduler/dispatcher.h"
-#include "dts/storage/store.h"
+#include "dts/scheduler/run_recorder.h"
+#include "dts/scheduler/worker.h"
 
 namespace dts::execution {
 
-// The one worker of `dts server`: takes each run the engine dispatches,
-// records it RUNNING, runs it with the executor and records the outcome
-// (status, exit code, output, error, times). Thread-safe; the store,
-// executor and clock must outlive it.
-class LocalWorker final : public scheduler::RunDispatcher {
+// The one worker of `dts server`: runs the runs placed on it with the
+// executor and records them through the recorder (group commit).
+//
+// A run with work to do (command, http, kafka) is recorded RUNNING and only
+// started once that record is durable: after a crash such a run is found
+// RUNNING and marked interrupted, never started a second time. A run without
+// an executor has no effect to protect, so it is completed at once with a
+// single write. Thread-safe; the executor, recorder and clock must outlive it.
+class LocalWorker final : public scheduler::Worker {
  public:
-  // Receives the final record of each run.
-  using FinishedCallback = std::function<void(const Run&)>;
+  LocalWorker(WorkerId id, Executor* executor, scheduler::RunRecorder* recorder,
+              const Clock* clock, size_t max_output_bytes = 64 * 1024);
 
-  LocalWorker(storage::Store* store, Executor* executor, const Clock* clock, std::string worker_id,
-              size_t max_output_bytes = 64 * 1024);
-
-  // Called after a dispatched run's outcome is stored. Set before the first
-  // Dispatch().
-  void set_on_finished(FinishedCallback callback) { on_finished_ = std::move(callback); }
-
-  void Dispatch(const Job& job, const Run& run) override;
+  const WorkerId& id() const override { return id_; }
+  void Start(std::shared_ptr<const Job> job, Run run, const allocator::Resources& grant,
+             RunEnded ended) override;
   void Cancel(const RunId& run) override;
+  v1::Enforcement enforcement() const override;
 
  private:
-  void Finish(Run run, RunOutcome outcome);
+  // Starts the work once RUNNING is stored.
+  void Launch(const Job& job, Run run, const allocator::Resources& grant, RunEnded ended);
+  void Finish(Run run, RunOutcome outcome, RunEnded ended);
 
-  storage::Store* const store_;
+  const WorkerId id_;
   Executor* const executor_;
+  scheduler::RunRecorder* const recorder_;
   const Clock* const clock_;
-  const std::string worker_id_;
   const size_t max_output_bytes_;
-  FinishedCallback on_finished_;
 };
 
 // Replaces every byte sequence that is not valid UTF-8 with U+FFFD, so that

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <memory>
+
 #include "dts/model/ids.h"
 #include "dts/model/job.h"
 
@@ -10,7 +12,9 @@ namespace dts::scheduler {
 class RunDispatcher {
  public:
   virtual ~RunDispatcher() = default;
-  virtual void Dispatch(const Job& job, const Run& run) = 0;
+  // `job` is the definition the run was made from; it is shared, never
+  // changed, and may be kept for as long as the run waits or runs.
+  virtual void Dispatch(std::shared_ptr<const Job> job, Run run) = 0;
   virtual void Cancel(const RunId& run) = 0;
 };
 

@@ -1,0 +1,34 @@
+#pragma once
+
+#include <memory>
+
+#include "absl/functional/any_invocable.h"
+#include "dts/allocator/allocator.h"
+#include "dts/model/ids.h"
+#include "dts/model/job.h"
+#include "dts/v1/scheduler.pb.h"
+
+namespace dts::scheduler {
+
+// Where placed runs execute: the local worker of `dts server`, or a remote
+// one in the distributed mode. Thread-safe.
+class Worker {
+ public:
+  // Receives the final record of a run, once it is stored.
+  using RunEnded = absl::AnyInvocable<void(const Run&) &&>;
+
+  virtual ~Worker() = default;
+
+  virtual const WorkerId& id() const = 0;
+  // Runs `run` within `grant`. `ended` is called exactly once, on any thread
+  // and possibly before Start() returns, never while the worker holds a
+  // lock: callers must not hold a lock that `ended` needs.
+  virtual void Start(std::shared_ptr<const Job> job, Run run, const allocator::Resources& grant,
+                     RunEnded ended) = 0;
+  // Stops a run started here; it still ends through its `ended`.
+  virtual void Cancel(const RunId& run) = 0;
+  // What this worker enforces of its grants.
+  virtual v1::Enforcement enforcement() const = 0;
+};
+
+}  // namespace dts::scheduler

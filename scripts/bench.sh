@@ -112,7 +112,7 @@ step "build ($B)"
 [[ -f $B/build.ninja ]] || cmake -S . -B "$B" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 grep -q 'CMAKE_BUILD_TYPE:STRING=Release' "$B/CMakeCache.txt" ||
   echo "warning: $B is not a Release build; figures will be low" >&2
-cmake --build "$B" -j "$JOBS" --target dts cron_bench engine_bench store_bench e2e_bench grpc_load http_hello
+cmake --build "$B" -j "$JOBS" --target dts cron_bench engine_bench store_bench e2e_bench grpc_load http_hello allocator_bench
 
 # ---- 1. cron ----
 if ! skip cron; then
@@ -152,6 +152,16 @@ if ! skip engine; then
   v=$(em '^Parts/ScheduledRunId$' cpu_time); row "ScheduledRunId per fire (ns, info)" "$(fmt "$v")" "-" "-"
 fi
 
+# ---- allocator ----
+if ! skip allocator; then
+  step "allocator_bench (1,000 workers, 100,000 queued runs)"
+  "$B/bench/allocator_bench" --benchmark_repetitions="$ENGINE_REPS" --benchmark_report_aggregates_only=true \
+    --benchmark_out="$WORK/alloc.json" --benchmark_out_format=json
+  am() { jq -r --arg n "$1" "[$JQ_MEDIANS[] | select(.run_name|test(\$n)) | .items_per_second][0] // empty" "$WORK/alloc.json"; }
+  v=$(am '^Steady/shapes'); row "placements/s, 1k workers, 100k queued (125 shapes)" "$(fmt "$v")" "≥ 100,000" "$(verdict "$v" ge 100000)"
+  v=$(am '^Steady/distinct'); row "placements/s, same, every run its own size" "$(fmt "$v")" "≥ 100,000" "$(verdict "$v" ge 100000)"
+fi
+
 # ---- 3. embedded end to end ----
 if ! skip e2e; then
   step "store_bench (SQLite, 10k jobs)"
@@ -160,6 +170,7 @@ if ! skip e2e; then
   sm() { jq -r --arg n "$1" "[$JQ_MEDIANS[] | select(.run_name == \$n) | .items_per_second][0] // empty" "$WORK/store.json"; }
   v=$(sm Store/RecordFires/min_time:1.000/real_time); row "SQLite RecordFires (batch 1024) fires/s" "$(fmt "$v")" "-" "-"
   v=$(sm Store/UpdateRun/min_time:1.000/real_time); row "SQLite UpdateRun (1 run, own txn) /s" "$(fmt "$v")" "-" "-"
+  v=$(sm Store/UpdateRuns/min_time:1.000/real_time); row "SQLite UpdateRuns (batch 1024) /s" "$(fmt "$v")" "-" "-"
 
   step "e2e: dts server, $E2E_JOBS noop jobs every second, ${E2E_SECONDS}s"
   start_server e2e

@@ -49,6 +49,7 @@ struct ServerOptions {
   std::vector<std::string> worker_labels;  // k=v
   std::string placement = "best-fit";
   int backfill_bound_seconds = 60;
+  int fire_ahead_ms = 0;
 };
 
 // The local worker: this machine's capacity unless the flags say otherwise.
@@ -151,6 +152,8 @@ int RunServer(const ServerOptions& opts, cli::Context& ctx) {
   }
   execution::ExecutorOptions executor_options;
   executor_options.scratch_root = absl::StrCat(opts.data_dir, "/scratch");
+  // Kills, at startup, the process groups of commands a crashed server left.
+  executor_options.group_record_dir = absl::StrCat(opts.data_dir, "/process-groups");
   absl::StatusOr<std::unique_ptr<execution::Executor>> executor =
       execution::CreateLocalExecutor(ctx.clock, executor_options);
   if (!executor.ok()) {
@@ -167,6 +170,7 @@ int RunServer(const ServerOptions& opts, cli::Context& ctx) {
   scheduler::EngineOptions engine_options;
   engine_options.retention_runs = opts.retention_runs;
   engine_options.retention_age = absl::Hours(24) * opts.retention_days;
+  engine_options.lookahead = absl::Milliseconds(opts.fire_ahead_ms);
   scheduler::Engine engine(store->get(), ctx.clock, &placement, engine_options);
   placement.set_on_finished([&engine](const Run& run) { engine.RunFinished(run); });
   // On every way out: stop firing and starting, then cancel what still runs
@@ -294,6 +298,11 @@ void AddServerCommands(CLI::App& app, cli::Context& ctx) {
   server->add_option("--worker-label", opts->worker_labels,
                      "Local worker label key=value (repeatable)");
   server->add_option("--placement", opts->placement, "Placement strategy: best-fit or spread")
+      ->capture_default_str();
+  server->add_option("--fire-ahead", opts->fire_ahead_ms,
+                     "Record fires up to this many ms before they are due, so that at the "
+                     "instant only the start remains (docs/runs.md); 0: off")
+      ->check(CLI::Range(0, 10'000))
       ->capture_default_str();
   server->add_option("--backfill-bound", opts->backfill_bound_seconds,
                      "Seconds the head of the queue waits before no smaller run may pass it")

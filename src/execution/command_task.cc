@@ -23,6 +23,7 @@
 #include "execution/output_tail.h"
 #include "execution/posix.h"
 #include "execution/run_task.h"
+#include "execution/group_record.h"
 #include "execution/scratch.h"
 #include "execution/spawn.h"
 
@@ -283,6 +284,8 @@ struct CommandResources {
   ResourceGrant grant;
   std::string scratch_root;  // with scratch_name: the run's scratch directory
   std::string scratch_name;
+  std::string record_dir;  // with record_name: where the process group is recorded
+  std::string record_name;
   // Set when the grant gets a per-run cgroup.
   std::optional<CgroupParent> cgroup;
   std::string cgroup_name;
@@ -308,6 +311,14 @@ class CommandTask final : public RunTask {
  private:
   // Creates the scratch directory and the cgroup; the run FAILS with the error.
   absl::Status Prepare();
+  // Best effort: without the record, a crash of the server leaves the
+  // command's background processes running, as before records existed.
+  void RecordGroup(pid_t pgid) const {
+    if (resources_.record_dir.empty()) return;
+    if (absl::StatusOr<GroupRecord> record = CurrentGroupRecord(pgid); record.ok()) {
+      (void)WriteGroupRecord(resources_.record_dir, resources_.record_name, *record);
+    }
+  }
   // After the child is reaped: the outcome of limits the kernel enforced or
   // that are checked at the end, then removes the cgroup and the scratch dir.
   void Finish(bool terminated, RunOutcome& outcome);
@@ -352,9 +363,11 @@ RunOutcome CommandTask::Run() {
     outcome.error = std::string(child.status().message());
     Finish(true, outcome);
   } else {
+    RecordGroup(child->pid);
     Supervisor supervisor(*std::move(child), wake_.get(), &cancelled_, timeout_at, timeout_,
                           grace_, max_output_, resources_.watch);
     supervisor.Run();
+    if (!resources_.record_dir.empty()) RemoveGroupRecord(resources_.record_dir, resources_.record_name);
     outcome.output = std::move(supervisor.output()).Take();
     Classify(supervisor, grace_, outcome);
     Finish(supervisor.termination().has_value(), outcome);
@@ -499,11 +512,17 @@ absl::StatusOr<CommandResources> MakeResources(const RunRequest& request,
   CommandResources resources;
   resources.grant = request.resources;
   const ResourceGrant& grant = resources.grant;
-  if (!options.scratch_root.empty()) {
+  if (!options.scratch_root.empty() || !options.group_record_dir.empty()) {
     absl::StatusOr<std::string> name = ScratchDirName(request.run_id.value());
     if (!name.ok()) return name.status();
-    resources.scratch_root = options.scratch_root;
-    resources.scratch_name = *std::move(name);
+    if (!options.scratch_root.empty()) {
+      resources.scratch_root = options.scratch_root;
+      resources.scratch_name = *name;
+    }
+    if (!options.group_record_dir.empty()) {
+      resources.record_dir = options.group_record_dir;
+      resources.record_name = *std::move(name);
+    }
   }
   if (enforcement.cgroup &&
       (grant.memory_mib > 0 || (grant.cpu_millicores > 0 && enforcement.cgroup->cpu))) {

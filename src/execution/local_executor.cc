@@ -21,6 +21,7 @@
 #include "execution/cgroup.h"
 #include "execution/posix.h"
 #include "execution/run_task.h"
+#include "execution/group_record.h"
 #include "execution/scratch.h"
 #include "execution/thread.h"
 
@@ -304,6 +305,13 @@ absl::StatusOr<std::unique_ptr<Executor>> CreateLocalExecutor(const Clock* clock
     status = EnsureScratchRoot(options.scratch_root);
     if (!status.ok()) {
       return absl::InvalidArgumentError(absl::StrCat("scratch_root: ", status.message()));
+    }
+  }
+  if (!options.group_record_dir.empty()) {
+    // Before any run of ours starts: what is recorded there was left behind.
+    absl::StatusOr<int> reaped = ReapRecordedGroups(options.group_record_dir);
+    if (!reaped.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("group_record_dir: ", reaped.status().message()));
     }
   }
   auto executor = std::make_unique<LocalExecutor>(clock, std::move(options));

@@ -61,6 +61,8 @@ void Engine::Index(const Job& job) {
   state->job = std::make_shared<const Job>(job);
   state->misfire = ParseMisfirePolicy(job.misfire_policy()).value_or(MisfirePolicy::kRunOnce);
   state->overlap = ParseOverlapPolicy(job.overlap_policy()).value_or(OverlapPolicy::kAllow);
+  state->ahead = options_.lookahead > absl::ZeroDuration() &&
+                 state->overlap == OverlapPolicy::kAllow && job.starting_deadline() <= 0;
   state->generation = next_generation_++;
   state->anchor = job.has_schedule_anchor() ? FromProto(job.schedule_anchor()) : clock_->Now();
   state->schedule.reset();
@@ -76,7 +78,7 @@ void Engine::Index(const Job& job) {
                              : state->schedule->Next(clock_->Now(), state->anchor);
   }
   if (due) {
-    index_.Upsert(state->slot, Micros(*due));
+    index_.Upsert(state->slot, KeyOf(*state, *due));
   } else {
     index_.Remove(state->slot);
   }
@@ -101,7 +103,8 @@ Run Engine::NewRun(const JobState& state, absl::Time scheduled, RunStatus status
   run.set_trigger(std::string(TriggerName(trigger)));
   run.set_attempt(1);
   *run.mutable_scheduled_time() = ToProto(scheduled);
-  *run.mutable_created_at() = ToProto(now);
+  // A fire recorded ahead is created at its instant, as if recorded then.
+  *run.mutable_created_at() = ToProto(std::max(now, scheduled));
   return run;
 }
 
@@ -163,10 +166,55 @@ void Engine::PlanFires(JobState& state, absl::Time due, absl::Time now, Plan& ou
   }
 }
 
+int64_t Engine::KeyOf(const JobState& state, absl::Time due) const {
+  return Micros(state.ahead ? due - options_.lookahead : due);
+}
+
+absl::Time Engine::DueOf(const JobState& state, int64_t key) const {
+  const absl::Time at = absl::FromUnixMicros(key);
+  return state.ahead ? at + options_.lookahead : at;
+}
+
+void Engine::Stage(std::shared_ptr<const Job> job, Run run) {
+  const absl::Time at = FromProto(run.scheduled_time());
+  staged_[at].push_back(Staged{std::move(job), std::move(run)});
+}
+
+void Engine::DispatchStaged(absl::Time now) {
+  std::vector<Staged> due;
+  std::vector<Run> cancelled;
+  {
+    absl::MutexLock lock(&mu_);
+    while (!staged_.empty() && staged_.begin()->first <= now) {
+      for (Staged& staged : staged_.begin()->second) {
+        JobState* state = StateOf(JobId(staged.run.job_id()));
+        if (state == nullptr) continue;  // deleted, and its runs with it
+        const std::optional<JobStatus> status = ParseJobStatus(state->job->status());
+        if (status && FiresOnSchedule(*status)) {
+          due.push_back(std::move(staged));
+          continue;
+        }
+        // Paused (or cancelled) after its run was recorded ahead: it must
+        // not fire, and the record says why it did not.
+        std::erase(state->active, RunId(staged.run.id()));
+        staged.run.set_status(std::string(RunStatusName(RunStatus::kCancelled)));
+        staged.run.set_error(absl::StrCat("the job became ", state->job->status(),
+                                          " before this fire was due"));
+        *staged.run.mutable_end_time() = ToProto(now);
+        cancelled.push_back(std::move(staged.run));
+      }
+      staged_.erase(staged_.begin());
+    }
+  }
+  if (!cancelled.empty()) (void)store_->UpdateRuns(cancelled);
+  for (Staged& staged : due) dispatcher_->Dispatch(std::move(staged.job), std::move(staged.run));
+}
+
 absl::StatusOr<int> Engine::FireDue() {
   absl::MutexLock fire_lock(&fire_mu_);
   const absl::Time now = clock_->Now();
   StartDueRetries(now);
+  DispatchStaged(now);
   int recorded = 0;
   while (true) {
     Plan plan;
@@ -178,17 +226,21 @@ absl::StatusOr<int> Engine::FireDue() {
              static_cast<int>(plan.size()) < options_.max_batch) {
         const DueIndex::Entry entry = index_.Earliest();
         index_.Remove(entry.slot);
-        PlanFires(*jobs_[entry.slot], absl::FromUnixMicros(entry.due_micros), now, plan);
+        JobState& state = *jobs_[entry.slot];
+        PlanFires(state, DueOf(state, entry.due_micros), now, plan);
       }
     }
-    if (plan.size() == 0) return recorded;
-    absl::StatusOr<int> committed = Commit(plan);
+    if (plan.size() == 0) {
+      DispatchStaged(clock_->Now());  // recorded in this call and due meanwhile
+      return recorded;
+    }
+    absl::StatusOr<int> committed = Commit(plan, now);
     if (!committed.ok()) return committed.status();
     recorded += *committed;
   }
 }
 
-absl::StatusOr<int> Engine::Commit(Plan& plan) {
+absl::StatusOr<int> Engine::Commit(Plan& plan, absl::Time now) {
   absl::StatusOr<std::vector<bool>> stored = store_->RecordFires(plan.records);
 
   std::vector<std::pair<std::shared_ptr<const Job>, Run>> dispatches;
@@ -205,11 +257,11 @@ absl::StatusOr<int> Engine::Commit(Plan& plan) {
       // JobChanged(); the plan's next_run is stale for it.
       const bool same_definition = state->generation == meta.generation;
       if (!stored.ok()) {
-        if (same_definition) index_.Upsert(meta.slot, Micros(meta.due));  // owe it again
+        if (same_definition) index_.Upsert(meta.slot, KeyOf(*state, meta.due));  // owe it again
         continue;
       }
       if (same_definition) {
-        if (record.next_run) index_.Upsert(meta.slot, Micros(*record.next_run));
+        if (record.next_run) index_.Upsert(meta.slot, KeyOf(*state, *record.next_run));
         if (record.job_status) {
           auto updated = std::make_shared<Job>(*state->job);
           updated->set_status(*record.job_status);
@@ -221,7 +273,11 @@ absl::StatusOr<int> Engine::Commit(Plan& plan) {
       // A stored run is always started, even if its job changed meanwhile.
       if (meta.dispatch) {
         state->active.push_back(RunId(record.run.id()));
-        dispatches.emplace_back(state->job, std::move(record.run));
+        if (record.last_run > now) {
+          Stage(state->job, std::move(record.run));
+        } else {
+          dispatches.emplace_back(state->job, std::move(record.run));
+        }
       }
     }
   }
@@ -273,6 +329,15 @@ absl::Status Engine::Recover() {
         }
         absl::StatusOr<Job> job = store_->GetJob(JobId(run.job_id()));
         if (!job.ok()) continue;
+        if (run.has_scheduled_time() && FromProto(run.scheduled_time()) > clock_->Now()) {
+          // Recorded ahead of its instant (lookahead): it waits for it.
+          absl::MutexLock lock(&mu_);
+          JobState* state = StateOf(JobId(job->id()));
+          if (state == nullptr) continue;
+          state->active.push_back(RunId(run.id()));
+          Stage(state->job, std::move(run));
+          continue;
+        }
         RunCreated(*job, run);  // recorded but never started: start it now
       }
       if (page->next_page.empty()) break;
@@ -391,7 +456,7 @@ std::optional<absl::Time> Engine::NextFire(const JobId& job) const {
   absl::MutexLock lock(&mu_);
   const auto it = slot_by_job_.find(job);
   if (it == slot_by_job_.end() || !index_.Contains(it->second)) return std::nullopt;
-  return absl::FromUnixMicros(index_.DueOf(it->second));
+  return DueOf(*jobs_[it->second], index_.DueOf(it->second));
 }
 
 size_t Engine::indexed_jobs() const {
@@ -430,6 +495,7 @@ void Engine::Loop() {
         absl::Time deadline =
             index_.empty() ? absl::InfiniteFuture() : absl::FromUnixMicros(index_.Earliest().due_micros);
         if (!retries_.empty()) deadline = std::min(deadline, retries_.begin()->first);
+        if (!staged_.empty()) deadline = std::min(deadline, staged_.begin()->first);
         deadline = std::min(deadline, next_prune);
         deadline = std::max(deadline, not_before);
         if (clock_->Now() >= deadline) break;

@@ -99,11 +99,12 @@ class EngineTest : public ::testing::Test {
   }
 
   // A new engine on the same store, as after a process restart.
-  void Restart() {
+  void Restart(absl::Duration lookahead = absl::ZeroDuration()) {
     engine_.reset();
     dispatcher_ = std::make_unique<RecordingDispatcher>();
     EngineOptions options;
     options.jitter = [] { return 1.0; };
+    options.lookahead = lookahead;
     engine_ = std::make_unique<Engine>(store_.get(), &clock_, dispatcher_.get(), options);
     ASSERT_TRUE(engine_->Recover().ok());
   }
@@ -494,6 +495,94 @@ TEST_F(EngineTest, PendingRetrySurvivesARestartAndStartsOnce) {
   Fire();
   ASSERT_EQ(dispatcher_->dispatched().size(), 1u);
   EXPECT_EQ(dispatcher_->dispatched()[0].attempt(), 2);
+}
+
+// ---- lookahead: fires recorded ahead of their instant ----
+
+class EngineLookaheadTest : public EngineTest {
+ protected:
+  void SetUp() override {
+    EngineTest::SetUp();
+    Restart(absl::Seconds(1));
+  }
+};
+
+TEST_F(EngineLookaheadTest, RecordsAheadAndDispatchesAtTheInstant) {
+  AddJob(kJob, "* * * * *");  // due 00:01:00
+  clock_.Set(Rfc("2026-01-01T00:00:58.500Z"));
+  EXPECT_EQ(Fire(), 0);  // not within the lookahead yet
+  clock_.Set(Rfc("2026-01-01T00:00:59.200Z"));
+  EXPECT_EQ(Fire(), 1);  // recorded...
+  EXPECT_THAT(dispatcher_->dispatched(), IsEmpty());  // ...but not started
+  std::vector<dts::Run> runs = RunsOf(kJob);
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(runs[0].status(), "PENDING");
+  EXPECT_EQ(FromProto(runs[0].created_at()), Rfc("2026-01-01T00:01:00Z"));
+  EXPECT_EQ(FromProto(store_->GetJob(JobId(kJob)).value().next_run()), Rfc("2026-01-01T00:02:00Z"));
+
+  clock_.Set(Rfc("2026-01-01T00:00:59.999Z"));
+  EXPECT_EQ(Fire(), 0);
+  EXPECT_THAT(dispatcher_->dispatched(), IsEmpty());
+  clock_.Set(Rfc("2026-01-01T00:01:00Z"));
+  EXPECT_EQ(Fire(), 0);  // nothing new recorded: dispatched from memory
+  ASSERT_EQ(dispatcher_->dispatched().size(), 1u);
+  EXPECT_EQ(dispatcher_->dispatched()[0].id(), runs[0].id());
+  EXPECT_EQ(Fire(), 0);
+  EXPECT_EQ(dispatcher_->dispatched().size(), 1u);  // once
+}
+
+TEST_F(EngineLookaheadTest, ForbidJobsAreRecordedAtTheirInstant) {
+  AddJob(kJob, "* * * * *", "UTC", "RUN_ONCE", "FORBID");
+  clock_.Set(Rfc("2026-01-01T00:00:59.500Z"));
+  EXPECT_EQ(Fire(), 0);
+  EXPECT_THAT(RunsOf(kJob), IsEmpty());
+  clock_.Set(Rfc("2026-01-01T00:01:00Z"));
+  EXPECT_EQ(Fire(), 1);
+  EXPECT_EQ(dispatcher_->dispatched().size(), 1u);
+}
+
+TEST_F(EngineLookaheadTest, JobPausedBeforeItsInstantDoesNotFire) {
+  Job job = AddJob(kJob, "* * * * *");
+  clock_.Set(Rfc("2026-01-01T00:00:59.500Z"));
+  EXPECT_EQ(Fire(), 1);
+  job.set_status("PAUSED");
+  job.clear_next_run();
+  ASSERT_TRUE(store_->UpdateJob(job).ok());
+  engine_->JobChanged(job);
+  clock_.Set(Rfc("2026-01-01T00:01:00Z"));
+  EXPECT_EQ(Fire(), 0);
+  EXPECT_THAT(dispatcher_->dispatched(), IsEmpty());
+  std::vector<dts::Run> runs = RunsOf(kJob);
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(runs[0].status(), "CANCELLED");
+  EXPECT_THAT(runs[0].error(), ::testing::HasSubstr("PAUSED"));
+}
+
+TEST_F(EngineLookaheadTest, RunRecordedAheadSurvivesARestartAndStartsOnceAtItsInstant) {
+  AddJob(kJob, "* * * * *");
+  clock_.Set(Rfc("2026-01-01T00:00:59.500Z"));
+  EXPECT_EQ(Fire(), 1);
+  Restart(absl::Seconds(1));  // the crash: only storage survives
+  EXPECT_THAT(dispatcher_->dispatched(), IsEmpty());  // not started early
+  EXPECT_EQ(Fire(), 0);  // and not recorded twice
+  clock_.Set(Rfc("2026-01-01T00:01:00Z"));
+  EXPECT_EQ(Fire(), 0);
+  ASSERT_EQ(dispatcher_->dispatched().size(), 1u);
+  clock_.Set(Rfc("2026-01-01T00:01:59.500Z"));
+  EXPECT_EQ(Fire(), 1);  // the next minute, ahead again
+  EXPECT_EQ(RunsOf(kJob).size(), 2u);
+  EXPECT_EQ(dispatcher_->dispatched().size(), 1u);
+}
+
+TEST_F(EngineLookaheadTest, RestartWithoutLookaheadStillWaitsForTheInstant) {
+  AddJob(kJob, "* * * * *");
+  clock_.Set(Rfc("2026-01-01T00:00:59.500Z"));
+  EXPECT_EQ(Fire(), 1);
+  Restart();  // a server restarted with the lookahead turned off
+  EXPECT_THAT(dispatcher_->dispatched(), IsEmpty());
+  clock_.Set(Rfc("2026-01-01T00:01:00Z"));
+  EXPECT_EQ(Fire(), 0);
+  EXPECT_EQ(dispatcher_->dispatched().size(), 1u);
 }
 
 }  // namespace

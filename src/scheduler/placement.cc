@@ -76,27 +76,40 @@ void Placement::Dispatch(std::shared_ptr<const Job> job, Run run) {
   {
     absl::MutexLock lock(&mu_);
     if (stopped_) return;  // stays PENDING in storage: recovered on restart
-    absl::StatusOr<std::optional<allocator::Grant>> grant =
-        allocator_->Submit(RequestFor(*job, run));
-    if (!grant.ok()) {
-      // ALREADY_EXISTS: this run is queued or placed already (a redelivered
-      // dispatch); it must not start twice.
-      return;
-    }
-    if (*grant) {
-      starts.push_back(PrepareStart(**grant, std::move(job), std::move(run)));
-    } else {
-      run.set_status(std::string(RunStatusName(RunStatus::kQueued)));
-      run.set_queue_reason("waiting for a worker with free capacity (see GET /v1/scheduler/queue)");
-      recorder_->Record(run);
-      const RunId id(run.id());
-      waiting_.insert_or_assign(id, Waiting{std::move(job), std::move(run)});
-      // The allocator's contract: a Submit that queued may let the queue
-      // move (e.g. once a held head is outranked); nothing else would ask.
-      TakeGranted(allocator_->Schedule(), starts);
-    }
+    DispatchLocked(std::move(job), std::move(run), starts);
   }
   StartAll(starts);
+}
+
+void Placement::DispatchLocked(std::shared_ptr<const Job> job, Run run, std::vector<Start>& starts) {
+  allocator::PlacementRequest request = RequestFor(*job, run);
+  if (request.resources == allocator::Resources{} && request.constraints.empty() &&
+      !workers_.empty()) {
+    // Holds nothing and may go anywhere: no bookkeeping to do, which keeps a
+    // second's worth of timer runs cheap to hand out.
+    if (placed_.contains(request.run_id)) return;  // redelivered: never twice
+    const allocator::Grant grant{request.run_id, request.job_id, workers_.begin()->first, {}};
+    starts.push_back(PrepareStart(grant, std::move(job), std::move(run)));
+    return;
+  }
+  absl::StatusOr<std::optional<allocator::Grant>> grant = allocator_->Submit(std::move(request));
+  if (!grant.ok()) {
+    // ALREADY_EXISTS: this run is queued or placed already (a redelivered
+    // dispatch); it must not start twice.
+    return;
+  }
+  if (*grant) {
+    starts.push_back(PrepareStart(**grant, std::move(job), std::move(run)));
+    return;
+  }
+  run.set_status(std::string(RunStatusName(RunStatus::kQueued)));
+  run.set_queue_reason("waiting for a worker with free capacity (see GET /v1/scheduler/queue)");
+  recorder_->Record(run);
+  const RunId id(run.id());
+  waiting_.insert_or_assign(id, Waiting{std::move(job), std::move(run)});
+  // The allocator's contract: a Submit that queued may let the queue move
+  // (e.g. once a held head is outranked); nothing else would ask.
+  TakeGranted(allocator_->Schedule(), starts);
 }
 
 void Placement::Cancel(const RunId& id) {

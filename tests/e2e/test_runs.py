@@ -530,13 +530,14 @@ def test_run_interrupted_by_a_crash(data_dir):
         server.stop()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known bug: after a SIGKILL of the server only a command's direct child dies "
-    "(PR_SET_PDEATHSIG); the rest of its process group keeps running, unsupervised, "
-    "while the run is recorded FAILED \"interrupted\""))
-def test_crash_leaves_no_process_of_the_run_behind(data_dir):
+def test_restart_after_a_crash_kills_what_the_run_left_behind(data_dir):
+    """Only a command's direct child dies with the server (PR_SET_PDEATHSIG);
+    its background processes outlive a SIGKILL of the server. The restarted
+    server kills them from the process-group record the run left in the data
+    dir, before it recovers the run as interrupted."""
     background, foreground = marker(), marker()
     server = Server(data_dir)
+    left = []
     try:
         job_id = create_job(server, name="group", cron_expression=EVERY_SECOND, status="paused",
                             executor={"command": {"argv": [
@@ -545,8 +546,10 @@ def test_crash_leaves_no_process_of_the_run_behind(data_dir):
         wait_run(server, run_id, lambda r: r["status"] == "RUNNING")
         wait_for(lambda: pids_of(background) and pids_of(foreground), message="the sleeps to start")
         server.stop(signal.SIGKILL)
-        left = []
-        deadline = time.monotonic() + 5
+        server = Server(data_dir)
+        run = wait_run(server, run_id)
+        assert run["status"] == "FAILED" and "interrupted" in run["error"], run
+        deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             left = pids_of(background) + pids_of(foreground)
             if not left:

@@ -113,6 +113,10 @@ struct ExecutorOptions {
   // run. Created if missing. Empty: no scratch directories, and storage grants
   // are not enforced.
   std::string scratch_root;
+  // Where the process group of each running command is recorded (a small
+  // file per run), so that the next executor created on it kills the groups
+  // a crashed server left behind. Created if missing. Empty: no records.
+  std::string group_record_dir;
   // Use cgroup v2 for memory and CPU grants when this process can create
   // cgroups. False: never touch cgroups (memory falls back to sampling, CPU is
   // not limited).

@@ -37,6 +37,13 @@ struct EngineOptions {
   int retention_runs = 1000;
   absl::Duration retention_age = absl::Hours(24 * 30);
   absl::Duration prune_every = absl::Hours(1);
+  // Record fires this long before they are due: the run is stored PENDING
+  // (created_at = its scheduled time) ahead, and at its instant only handed
+  // to the dispatcher from memory, so a storage commit is not part of its
+  // lateness. Only for jobs whose policies cannot depend on the state at the
+  // instant itself: overlap ALLOW and no starting deadline. Zero: every fire
+  // is recorded at its instant.
+  absl::Duration lookahead = absl::ZeroDuration();
   // Multiplies each retry delay; returns a factor in [0.8, 1.2) by default.
   // Tests set a constant.
   std::function<double()> jitter;
@@ -100,6 +107,9 @@ class Engine final : public JobEvents {
     MisfirePolicy misfire = MisfirePolicy::kRunOnce;
     OverlapPolicy overlap = OverlapPolicy::kAllow;
     absl::Time anchor;
+    // Fires ahead (EngineOptions::lookahead): its index key is then its due
+    // instant minus the lookahead.
+    bool ahead = false;
     uint32_t slot = 0;
     // Changes whenever the job is re-indexed, so a batch being recorded can
     // tell that its plan for the job is stale. Unique across slots.
@@ -112,6 +122,11 @@ class Engine final : public JobEvents {
     uint64_t generation;
     bool dispatch;
     absl::Time due;  // the index entry this came from, to restore on failure
+  };
+  // A run recorded ahead of its instant, waiting in memory to be dispatched.
+  struct Staged {
+    std::shared_ptr<const Job> job;
+    Run run;
   };
   // A batch of fires; records go to storage as they are, and their runs are
   // then moved, not copied, into the dispatches.
@@ -129,7 +144,14 @@ class Engine final : public JobEvents {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Stores a planned batch and dispatches what it says; on a storage error
   // puts the jobs back in the index at their old due instants.
-  absl::StatusOr<int> Commit(Plan& plan);
+  absl::StatusOr<int> Commit(Plan& plan, absl::Time now);
+  // The index key of `state`'s fire due at `due`, and back.
+  int64_t KeyOf(const JobState& state, absl::Time due) const;
+  absl::Time DueOf(const JobState& state, int64_t key) const;
+  // Hands the staged runs due by `now` to the dispatcher; the ones whose job
+  // stopped firing meanwhile end CANCELLED instead.
+  void DispatchStaged(absl::Time now);
+  void Stage(std::shared_ptr<const Job> job, Run run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   JobState* StateOf(const JobId& id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Run NewRun(const JobState& state, absl::Time scheduled, RunStatus status, Trigger trigger,
              absl::Time now) const;
@@ -153,6 +175,8 @@ class Engine final : public JobEvents {
   std::multimap<absl::Time, Run> retries_ ABSL_GUARDED_BY(mu_);
   // Ids in retries_, so an attempt is never queued (and started) twice.
   absl::flat_hash_set<std::string> retry_ids_ ABSL_GUARDED_BY(mu_);
+  // Runs recorded ahead, by scheduled time.
+  std::map<absl::Time, std::vector<Staged>> staged_ ABSL_GUARDED_BY(mu_);
   absl::BitGen bitgen_ ABSL_GUARDED_BY(mu_);
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   bool wake_ ABSL_GUARDED_BY(mu_) = false;

@@ -71,6 +71,8 @@ class Placement final : public RunDispatcher, public ClusterView {
     allocator::Resources grant;
   };
 
+  void DispatchLocked(std::shared_ptr<const Job> job, Run run, std::vector<Start>& starts)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Turns grants for waiting runs into starts; the caller starts them after
   // releasing mu_.
   void TakeGranted(const std::vector<allocator::Grant>& grants, std::vector<Start>& starts)

@@ -28,7 +28,12 @@ Client::Client(const ClientOptions& options)
       // attached per call below.
       channel_(grpc::CreateChannel(options.server, grpc::InsecureChannelCredentials())),
       jobs_(v1::JobService::NewStub(channel_)),
-      scheduler_(v1::SchedulerService::NewStub(channel_)),
+      // In the distributed mode the scheduler API is its own service.
+      scheduler_(v1::SchedulerService::NewStub(
+          options.scheduler_server.empty() || options.scheduler_server == options.server
+              ? channel_
+              : grpc::CreateChannel(options.scheduler_server,
+                                    grpc::InsecureChannelCredentials()))),
       executions_(v1::ExecutionService::NewStub(channel_)) {}
 
 absl::Status Client::Call(const std::function<grpc::Status(grpc::ClientContext*)>& rpc) const {

@@ -18,6 +18,8 @@ namespace dts::cli {
 // The global flags of the client commands (`--server`, `-o`, `--token`).
 struct ClientOptions {
   std::string server = "localhost:50054";
+  // `dts scheduler ...` and `dts worker ...`; empty: the same as `server`.
+  std::string scheduler_server;
   std::string output = "table";
   std::string token;
   // Every RPC gets this deadline, so a hung server cannot hang the CLI.

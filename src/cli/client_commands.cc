@@ -16,6 +16,10 @@ void AddGlobalOptions(CLI::App& app, ClientOptions& o) {
       ->check([](const std::string& value) {
         return value.empty() ? std::string("must be HOST:PORT") : std::string();
       });
+  app.add_option("--scheduler-server", o.scheduler_server,
+                 "gRPC address of the scheduler service for `scheduler` and `worker` "
+                 "commands (distributed mode); default: --server")
+      ->envname("DTS_SCHEDULER_SERVER");
   app.add_option("-o,--output", o.output, "Output format")
       ->capture_default_str()
       ->transform(CLI::IsMember({"table", "json"}, CLI::ignore_case));

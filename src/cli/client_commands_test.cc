@@ -220,6 +220,7 @@ class ClientCommandsTest : public ::testing::Test {
     ASSERT_NE(server_, nullptr);
     address_ = "127.0.0.1:" + std::to_string(port_);
     unsetenv("DTS_SERVER");
+    unsetenv("DTS_SCHEDULER_SERVER");
     unsetenv("DTS_API_TOKEN");
   }
   void TearDown() override { server_->Shutdown(); }
@@ -293,6 +294,21 @@ TEST_F(ClientCommandsTest, ServerFlagAfterTheSubcommandAndFromTheEnvironment) {
   r = Dts({"job", "get", "--id", kJobId}, /*add_server=*/false);
   EXPECT_EQ(r.code, 0) << r.err;
   unsetenv("DTS_SERVER");
+}
+
+TEST_F(ClientCommandsTest, SchedulerServerSendsSchedulerCommandsElsewhere) {
+  // --server points nowhere; only the scheduler commands may work, through
+  // --scheduler-server (or its environment variable).
+  Result r = Dts({"--server", "127.0.0.1:1", "--scheduler-server", address_, "scheduler", "list"},
+                 /*add_server=*/false);
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr(kJobId));
+  setenv("DTS_SCHEDULER_SERVER", address_.c_str(), 1);
+  r = Dts({"--server", "127.0.0.1:1", "scheduler", "list"}, /*add_server=*/false);
+  EXPECT_EQ(r.code, 0) << r.err;
+  r = Dts({"--server", "127.0.0.1:1", "job", "get", "--id", kJobId}, /*add_server=*/false);
+  EXPECT_NE(r.code, 0);  // job commands still go to --server
+  unsetenv("DTS_SCHEDULER_SERVER");
 }
 
 TEST_F(ClientCommandsTest, GetPrintsKeyValueLines) {

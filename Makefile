@@ -10,7 +10,7 @@ CQL_FUZZ_SECONDS ?= $(FUZZ_SECONDS)
 JOBS           ?= $(shell nproc)
 CMAKE_FLAGS    ?=
 
-.PHONY: all deps build run test test-unit test-asan fuzz bench format tidy clean \
+.PHONY: all deps build run migrate test test-unit test-asan fuzz bench format tidy clean \
         services-up services-down
 
 all: build
@@ -26,6 +26,13 @@ build: $(BUILD_DIR)/build.ninja
 
 run: deps build
 	./$(BUILD_DIR)/dts server --data-dir ./dts-data
+
+# Creates the Cassandra keyspace if missing and applies migrations/cassandra/
+# (embedded in the binary). CASSANDRA_HOSTS (127.0.0.1:9042),
+# CASSANDRA_KEYSPACE (task_scheduler), CASSANDRA_REPLICATION, CASSANDRA_USERNAME and
+# CASSANDRA_PASSWORD come from the environment or ./.env (the environment wins).
+migrate: build
+	./$(BUILD_DIR)/dts migrate --backend cassandra
 
 # Everything CI runs: dependencies, release build and tests (with Kafka and
 # Cassandra started for the tests labelled for them), then the same tests

@@ -20,6 +20,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev googletest
   libbenchmark-dev
   python3 python3-pytest python3-grpcio python3-protobuf
+  chromium chromium-driver python3-selenium
   wrk
   openjdk-17-jdk-headless maven
   curl procps

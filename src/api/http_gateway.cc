@@ -1,6 +1,7 @@
 #include "dts/api/http_gateway.h"
 
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "absl/container/flat_hash_set.h"
@@ -8,6 +9,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "dts/cron/schedule.h"
 #include "dts/http/errors.h"
 #include "api/json_writer.h"
 #include "google/protobuf/struct.pb.h"
@@ -308,10 +311,75 @@ std::function<absl::Status(const Request&, const PathParams&, RequestMessage&)> 
   };
 }
 
+
+// GET /v1/cron/next?expr=&tz=&count=&from=&anchor=: the next `count` fire
+// times of a cron expression, as a job with that expression and time zone
+// would fire (the dashboard's live preview; `dts cron next` over HTTP).
+Response CronNext(const Request& request, const Clock* clock) {
+  std::string expr, tz, from_text, anchor_text;
+  int count = 5;
+  bool has_expr = false;
+  absl::Status query = QueryReader(request)
+                           .Known({"expr", "tz", "count", "from", "anchor"})
+                           .String("expr", [&](const std::string& v) {
+                             expr = v;
+                             has_expr = true;
+                           })
+                           .String("tz", [&tz](const std::string& v) { tz = v; })
+                           .Int("count", [&count](int v) { count = v; })
+                           .String("from", [&from_text](const std::string& v) { from_text = v; })
+                           .String("anchor", [&anchor_text](const std::string& v) { anchor_text = v; })
+                           .Finish();
+  if (!query.ok()) return http::StatusResponse(query);
+  if (!has_expr || absl::StripAsciiWhitespace(expr).empty()) {
+    return http::StatusResponse(FieldError("expr", "required (a cron expression)"));
+  }
+  if (count < 1 || count > 100) {
+    return http::StatusResponse(FieldError("count", absl::StrCat("must be 1-100, got ", count)));
+  }
+  absl::StatusOr<absl::TimeZone> zone = cron::LoadZone(tz.empty() ? "UTC" : tz);
+  if (!zone.ok()) return http::StatusResponse(FieldError("tz", zone.status().message()));
+  const auto parse_time = [](const char* field, const std::string& text,
+                             absl::Time* out) -> absl::Status {
+    std::string error;
+    if (text.empty() || absl::ParseTime(absl::RFC3339_full, text, out, &error)) return absl::OkStatus();
+    return FieldError(field, absl::StrCat("\"", text, "\" is not an RFC 3339 time such as ",
+                                          "2026-03-07T00:00:00Z"));
+  };
+  absl::Time from = clock->Now();
+  if (absl::Status s = parse_time("from", from_text, &from); !s.ok()) return http::StatusResponse(s);
+  absl::Time anchor = from;
+  if (absl::Status s = parse_time("anchor", anchor_text, &anchor); !s.ok()) {
+    return http::StatusResponse(s);
+  }
+  absl::StatusOr<cron::Schedule> schedule = cron::Schedule::Create(expr, *zone);
+  if (!schedule.ok()) return http::StatusResponse(FieldError("expr", schedule.status().message()));
+
+  std::string times, local_times;
+  absl::Time cursor = from;
+  for (int i = 0; i < count; ++i) {
+    std::optional<absl::Time> next = schedule->Next(cursor, anchor);
+    if (!next) break;  // a one-off @at, or nothing more within 50 years
+    const char* sep = i == 0 ? "" : ",";
+    absl::StrAppend(&times, sep, "\"", absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", *next, absl::UTCTimeZone()),
+                    "\"");
+    absl::StrAppend(&local_times, sep, "\"",
+                    absl::FormatTime("%Y-%m-%dT%H:%M:%S%Ez", *next, schedule->zone()), "\"");
+    cursor = *next;
+  }
+  if (times.empty()) return http::StatusResponse(FieldError("expr", "never fires within 50 years"));
+  Response response;
+  response.body = absl::StrCat(
+      "{\"expr\":\"", http::JsonEscape(expr), "\",\"timezone\":\"", http::JsonEscape(schedule->zone().name()),
+      "\",\"from\":\"", absl::FormatTime("%Y-%m-%dT%H:%M:%E*SZ", from, absl::UTCTimeZone()),
+      "\",\"times\":[", times, "],\"local_times\":[", local_times, "]}");
+  return response;
+}
+
 }  // namespace
 
 void RegisterHttpRoutes(http::Router& router, JobApi* jobs, SchedulerApi* scheduler,
-                        ExecutionApi* executions, const Authenticator* auth) {
+                        ExecutionApi* executions, const Authenticator* auth, const Clock* clock) {
   using namespace v1;  // NOLINT(google-build-using-namespace): request types only
   router.Add("GET", "/healthz", [](const Request&, const PathParams&) {
     Response r;
@@ -431,6 +499,14 @@ void RegisterHttpRoutes(http::Router& router, JobApi* jobs, SchedulerApi* schedu
              WithQuery<GetWorkerRequest, WorkerResponse>(
                  auth, IdOnly(&GetWorkerRequest::mutable_id),
                  [scheduler](const GetWorkerRequest& r) { return scheduler->GetWorker(r); }));
+
+  // ---- cron
+  router.Add("GET", "/v1/cron/next", [auth, clock](const Request& request, const PathParams&) {
+    if (absl::Status s = auth->Check(request.Header("authorization").value_or("")); !s.ok()) {
+      return http::StatusResponse(s);
+    }
+    return CronNext(request, clock);
+  });
 
   // ---- executions
   router.Add("GET", "/v1/executions",

@@ -17,6 +17,7 @@
 #include "dts/api/http_gateway.h"
 #include "dts/api/services.h"
 #include "dts/common/id_generator.h"
+#include "dts/dashboard/dashboard.h"
 #include "dts/execution/executor.h"
 #include "dts/execution/local_worker.h"
 #include "dts/execution/resources.h"
@@ -25,6 +26,8 @@
 #include "dts/scheduler/run_recorder.h"
 #include "dts/http/server.h"
 #include "dts/storage/sqlite_store.h"
+#include "app/config.h"
+#include "dts/storage/cassandra_store.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/server.h"
@@ -39,6 +42,8 @@ struct ServerOptions {
   std::string http_addr = "127.0.0.1:8080";
   std::string ready_file;
   std::string token_file;
+  std::string storage = "sqlite";  // or cassandra
+  CassandraFlags cassandra;
   int http_threads = 2;
   int retention_runs = 1000;
   int retention_days = 30;
@@ -130,6 +135,34 @@ sigset_t BlockShutdownSignals() {
   return set;
 }
 
+// The Store chosen by --storage. Cassandra's schema is migrated first, as
+// SqliteStore::Open migrates its file; final runs expire after the
+// retention age (PruneRuns still applies both retention rules).
+absl::StatusOr<std::unique_ptr<storage::Store>> OpenStore(const ServerOptions& opts) {
+  if (opts.storage == "sqlite") {
+    absl::StatusOr<std::unique_ptr<storage::SqliteStore>> store = storage::SqliteStore::Open(opts.data_dir);
+    if (!store.ok()) return store.status();
+    return std::unique_ptr<storage::Store>(*std::move(store));
+  }
+  if (opts.storage != "cassandra") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--storage: expected sqlite or cassandra, got \"", opts.storage, "\""));
+  }
+  absl::StatusOr<Settings> settings = Settings::Load();
+  if (!settings.ok()) return settings.status();
+  absl::StatusOr<storage::CassandraConfig> config = ResolveCassandraConfig(opts.cassandra, *settings);
+  if (!config.ok()) return config.status();
+  if (absl::StatusOr<std::vector<std::string>> applied = storage::MigrateCassandra(*config); !applied.ok()) {
+    return applied.status();
+  }
+  storage::CassandraStore::Options options;
+  options.config = *config;
+  options.final_run_ttl = absl::Hours(24) * opts.retention_days;
+  absl::StatusOr<std::unique_ptr<storage::CassandraStore>> store = storage::CassandraStore::Create(options);
+  if (!store.ok()) return store.status();
+  return std::unique_ptr<storage::Store>(*std::move(store));
+}
+
 int RunServer(const ServerOptions& opts, cli::Context& ctx) {
   const sigset_t signals = BlockShutdownSignals();
   absl::StatusOr<std::string> token = ReadToken(opts);
@@ -137,10 +170,10 @@ int RunServer(const ServerOptions& opts, cli::Context& ctx) {
     *ctx.err << "dts server: " << token.status().message() << "\n";
     return cli::kExitUsage;
   }
-  absl::StatusOr<std::unique_ptr<storage::SqliteStore>> store = storage::SqliteStore::Open(opts.data_dir);
+  absl::StatusOr<std::unique_ptr<storage::Store>> store = OpenStore(opts);
   if (!store.ok()) {
     *ctx.err << "dts server: " << store.status().message() << "\n";
-    return cli::kExitFailure;
+    return absl::IsInvalidArgument(store.status()) ? cli::kExitUsage : cli::kExitFailure;
   }
   absl::StatusOr<allocator::WorkerSpec> worker_spec = LocalWorkerSpec(opts);
   absl::StatusOr<std::unique_ptr<allocator::Allocator>> allocator =
@@ -216,7 +249,8 @@ int RunServer(const ServerOptions& opts, cli::Context& ctx) {
   }
 
   http::Router router;
-  api::RegisterHttpRoutes(router, &jobs, &scheduler, &executions, &auth);
+  api::RegisterHttpRoutes(router, &jobs, &scheduler, &executions, &auth, ctx.clock);
+  dashboard::RegisterDashboard(router);
   http::ServerOptions http_options;
   http_options.address = opts.http_addr;
   http_options.threads = opts.http_threads;
@@ -248,12 +282,25 @@ int RunServer(const ServerOptions& opts, cli::Context& ctx) {
   return cli::kExitOk;
 }
 
-int RunMigrate(const std::string& backend, const std::string& data_dir, cli::Context& ctx) {
-  if (backend != "sqlite") {
-    *ctx.err << "dts migrate: --backend " << backend << " is not available yet (sqlite)\n";
+int RunMigrate(const std::string& backend, const std::string& data_dir, const CassandraFlags& flags,
+               cli::Context& ctx) {
+  absl::StatusOr<std::vector<std::string>> applied;
+  if (backend == "sqlite") {
+    applied = storage::MigrateSqlite(data_dir);
+  } else if (backend == "cassandra") {
+    absl::StatusOr<Settings> settings = Settings::Load();
+    absl::StatusOr<storage::CassandraConfig> config =
+        settings.ok() ? ResolveCassandraConfig(flags, *settings) : settings.status();
+    if (!config.ok()) {
+      *ctx.err << "dts migrate: " << config.status().message() << "\n";
+      return cli::kExitUsage;
+    }
+    *ctx.out << "cassandra " << config->hosts << ", keyspace " << config->keyspace << "\n";
+    applied = storage::MigrateCassandra(*config);
+  } else {
+    *ctx.err << "dts migrate: --backend: expected sqlite or cassandra, got \"" << backend << "\"\n";
     return cli::kExitUsage;
   }
-  absl::StatusOr<std::vector<std::string>> applied = storage::MigrateSqlite(data_dir);
   if (!applied.ok()) {
     *ctx.err << "dts migrate: " << applied.status().message() << "\n";
     return cli::kExitFailure;
@@ -269,6 +316,14 @@ void AddServerCommands(CLI::App& app, cli::Context& ctx) {
   auto opts = std::make_shared<ServerOptions>();
   CLI::App* server = app.add_subcommand("server", "Run the embedded server (SQLite, one process)");
   server->add_option("--data-dir", opts->data_dir, "Directory for the SQLite database")->capture_default_str();
+  server->add_option("--storage", opts->storage, "Storage backend: sqlite or cassandra")->capture_default_str();
+  server->add_option("--cassandra-hosts", opts->cassandra.hosts,
+                     "Cassandra hosts h1[:port],h2 (else $CASSANDRA_HOSTS, .env, 127.0.0.1:9042)");
+  server->add_option("--cassandra-keyspace", opts->cassandra.keyspace,
+                     "Cassandra keyspace (else $CASSANDRA_KEYSPACE, .env, dts)");
+  server->add_option("--cassandra-replication", opts->cassandra.replication,
+                     "Replication of a keyspace created now: SimpleStrategy[:N] or "
+                     "NetworkTopologyStrategy:dc1=N,... (else $CASSANDRA_REPLICATION, .env)");
   server->add_option("--grpc-addr", opts->grpc_addr, "gRPC listen address")->capture_default_str();
   server->add_option("--http-addr", opts->http_addr, "HTTP/JSON listen address")->capture_default_str();
   server->add_option("--http-threads", opts->http_threads, "HTTP I/O threads")
@@ -315,7 +370,18 @@ void AddServerCommands(CLI::App& app, cli::Context& ctx) {
   CLI::App* migrate = app.add_subcommand("migrate", "Apply pending schema migrations");
   migrate->add_option("--backend", *backend, "sqlite or cassandra")->capture_default_str();
   migrate->add_option("--data-dir", *data_dir, "SQLite data directory")->capture_default_str();
-  migrate->callback([backend, data_dir, &ctx] { ctx.exit_code = RunMigrate(*backend, *data_dir, ctx); });
+  auto cassandra = std::make_shared<CassandraFlags>();
+  migrate->add_option("--cassandra-hosts", cassandra->hosts,
+                      "Cassandra hosts h1[:port],h2 (else $CASSANDRA_HOSTS, .env, 127.0.0.1:9042)");
+  migrate->add_option("--cassandra-keyspace", cassandra->keyspace,
+                      "Keyspace, created if missing (else $CASSANDRA_KEYSPACE, .env, dts)");
+  migrate->add_option("--cassandra-replication", cassandra->replication,
+                      "Replication of a new keyspace: SimpleStrategy[:N] or "
+                      "NetworkTopologyStrategy:dc1=N,... (else $CASSANDRA_REPLICATION, .env, "
+                      "SimpleStrategy:1)");
+  migrate->callback([backend, data_dir, cassandra, &ctx] {
+    ctx.exit_code = RunMigrate(*backend, *data_dir, *cassandra, ctx);
+  });
 }
 
 }  // namespace dts::app

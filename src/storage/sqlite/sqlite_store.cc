@@ -12,6 +12,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "dts/storage/shard.h"
 #include "google/protobuf/util/time_util.h"
 #include "storage/sqlite/checkpointer.h"
 #include "storage/sqlite/migrations.h"
@@ -372,12 +373,7 @@ SqliteStore::~SqliteStore() {
 }
 
 int64_t SqliteStore::ShardOf(const JobId& id, int shard_count) {
-  uint64_t hash = 14695981039346656037ull;
-  for (unsigned char c : id.value()) {
-    hash ^= c;
-    hash *= 1099511628211ull;
-  }
-  return static_cast<int64_t>(hash % static_cast<uint64_t>(shard_count < 1 ? 1 : shard_count));
+  return storage::ShardOf(id, shard_count);  // shared with the Cassandra backend
 }
 
 absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& data_dir) {

@@ -1,0 +1,124 @@
+#include "app/config.h"
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
+#include "dts/cql/client.h"
+
+namespace dts::app {
+namespace {
+
+bool IsName(absl::string_view name) {
+  if (name.empty() || absl::ascii_isdigit(static_cast<unsigned char>(name[0]))) return false;
+  for (char c : name) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '_') return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+absl::StatusOr<std::map<std::string, std::string>> ParseDotEnv(const std::string& text,
+                                                                const std::string& path) {
+  std::map<std::string, std::string> out;
+  int number = 0;
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    ++number;
+    auto bad = [&](absl::string_view why) {
+      return absl::InvalidArgumentError(absl::StrCat(path, ":", number, ": ", why));
+    };
+    line = absl::StripAsciiWhitespace(line);
+    if (line.empty() || line[0] == '#') continue;
+    if (absl::StartsWith(line, "export ")) line = absl::StripLeadingAsciiWhitespace(line.substr(7));
+    const size_t eq = line.find('=');
+    if (eq == absl::string_view::npos) return bad("expected KEY=VALUE");
+    const std::string key(absl::StripAsciiWhitespace(line.substr(0, eq)));
+    if (!IsName(key)) return bad(absl::StrCat("\"", key, "\" is not a variable name"));
+    absl::string_view raw = absl::StripLeadingAsciiWhitespace(line.substr(eq + 1));
+    std::string value;
+    if (!raw.empty() && (raw[0] == '\'' || raw[0] == '"')) {
+      const char quote = raw[0];
+      size_t i = 1;
+      bool closed = false;
+      for (; i < raw.size(); ++i) {
+        char c = raw[i];
+        if (c == quote) {
+          closed = true;
+          break;
+        }
+        if (quote == '"' && c == '\\' && i + 1 < raw.size()) {
+          c = raw[++i];
+          if (c == 'n') c = '\n';
+        }
+        value.push_back(c);
+      }
+      if (!closed) return bad("unterminated quote");
+      absl::string_view rest = absl::StripAsciiWhitespace(raw.substr(i + 1));
+      if (!rest.empty() && rest[0] != '#') return bad("text after the closing quote");
+    } else {
+      if (size_t hash = raw.find(" #"); hash != absl::string_view::npos) raw = raw.substr(0, hash);
+      value = std::string(absl::StripAsciiWhitespace(raw));
+    }
+    out[key] = std::move(value);
+  }
+  return out;
+}
+
+absl::StatusOr<std::map<std::string, std::string>> ReadDotEnv(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::map<std::string, std::string>();  // no file: nothing to add
+  std::stringstream text;
+  text << in.rdbuf();
+  return ParseDotEnv(text.str(), path);
+}
+
+absl::StatusOr<Settings> Settings::Load(const std::string& dotenv_path) {
+  absl::StatusOr<std::map<std::string, std::string>> file = ReadDotEnv(dotenv_path);
+  if (!file.ok()) return file.status();
+  Settings settings;
+  settings.file_ = *std::move(file);
+  return settings;
+}
+
+std::optional<std::string> Settings::Get(const std::string& name) const {
+  if (const char* env = std::getenv(name.c_str()); env != nullptr) return std::string(env);
+  auto it = file_.find(name);
+  if (it != file_.end()) return it->second;
+  return std::nullopt;
+}
+
+absl::StatusOr<storage::CassandraConfig> ResolveCassandraConfig(const CassandraFlags& flags,
+                                                                const Settings& settings) {
+  storage::CassandraConfig config;
+  auto pick = [&](const std::string& flag, const char* name, std::string* out) {
+    if (!flag.empty()) {
+      *out = flag;
+    } else if (std::optional<std::string> v = settings.Get(name); v && !v->empty()) {
+      *out = *v;
+    }
+  };
+  pick(flags.hosts, "CASSANDRA_HOSTS", &config.hosts);
+  pick(flags.keyspace, "CASSANDRA_KEYSPACE", &config.keyspace);
+  pick(flags.replication, "CASSANDRA_REPLICATION", &config.replication);
+  pick("", "CASSANDRA_USERNAME", &config.username);
+  pick("", "CASSANDRA_PASSWORD", &config.password);
+  if (absl::StatusOr<std::vector<cql::HostPort>> hosts = cql::ParseHosts(config.hosts); !hosts.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("CASSANDRA_HOSTS \"", config.hosts, "\": ", hosts.status().message()));
+  }
+  if (absl::StatusOr<std::string> r = storage::CassandraReplication(config.replication); !r.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("CASSANDRA_REPLICATION: ", r.status().message()));
+  }
+  return config;
+}
+
+}  // namespace dts::app

@@ -1,0 +1,87 @@
+#include "app/config.h"
+
+#include <cstdlib>
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace dts::app {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(DotEnvTest, ParsesTheUsualForms) {
+  absl::StatusOr<std::map<std::string, std::string>> env = ParseDotEnv(
+      "# the seed's file\n"
+      "KAFKA_BROKERS=localhost:9092\n"
+      "  CASSANDRA_HOSTS = h1:9042,h2  # two hosts\n"
+      "export CASSANDRA_KEYSPACE=task_scheduler\n"
+      "\n"
+      "SINGLE='a # b \\n'\n"
+      "DOUBLE=\"x \\\"y\\\"\\n\"\n"
+      "EMPTY=\n",
+      ".env");
+  ASSERT_TRUE(env.ok()) << env.status();
+  EXPECT_EQ(env->at("KAFKA_BROKERS"), "localhost:9092");
+  EXPECT_EQ(env->at("CASSANDRA_HOSTS"), "h1:9042,h2");
+  EXPECT_EQ(env->at("CASSANDRA_KEYSPACE"), "task_scheduler");
+  EXPECT_EQ(env->at("SINGLE"), "a # b \\n");
+  EXPECT_EQ(env->at("DOUBLE"), "x \"y\"\n");
+  EXPECT_EQ(env->at("EMPTY"), "");
+}
+
+TEST(DotEnvTest, MalformedLinesNameTheFileAndLine) {
+  EXPECT_THAT(std::string(ParseDotEnv("A=1\nnot a setting\n", "/x/.env").status().message()),
+              HasSubstr("/x/.env:2"));
+  EXPECT_FALSE(ParseDotEnv("1A=1\n", ".env").ok());
+  EXPECT_FALSE(ParseDotEnv("A='open\n", ".env").ok());
+  EXPECT_FALSE(ParseDotEnv("A='x' y\n", ".env").ok());
+}
+
+TEST(DotEnvTest, AMissingFileIsEmpty) {
+  absl::StatusOr<std::map<std::string, std::string>> env = ReadDotEnv("/nonexistent/.env");
+  ASSERT_TRUE(env.ok()) << env.status();
+  EXPECT_TRUE(env->empty());
+}
+
+TEST(CassandraConfigTest, FlagsWinOverEnvironmentWhichWinsOverTheFile) {
+  const std::string path = ::testing::TempDir() + "/dts-config-test.env";
+  {
+    FILE* f = std::fopen(path.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    std::fputs("CASSANDRA_HOSTS=file-host\nCASSANDRA_KEYSPACE=from_file\nDTS_CONFIG_TEST_ONLY=file\n", f);
+    std::fclose(f);
+  }
+  ::unsetenv("CASSANDRA_HOSTS");
+  ::unsetenv("CASSANDRA_REPLICATION");
+  ::setenv("CASSANDRA_KEYSPACE", "from_env", 1);
+  absl::StatusOr<Settings> settings = Settings::Load(path);
+  ASSERT_TRUE(settings.ok()) << settings.status();
+  EXPECT_EQ(settings->Get("DTS_CONFIG_TEST_ONLY"), "file");
+  absl::StatusOr<storage::CassandraConfig> config = ResolveCassandraConfig({}, *settings);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->hosts, "file-host");
+  EXPECT_EQ(config->keyspace, "from_env");
+  EXPECT_EQ(config->replication, "SimpleStrategy:1");
+  config = ResolveCassandraConfig({"flag-host:9043", "from_flag", "SimpleStrategy:3"}, *settings);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->hosts, "flag-host:9043");
+  EXPECT_EQ(config->keyspace, "from_flag");
+  EXPECT_EQ(config->replication, "SimpleStrategy:3");
+  ::unsetenv("CASSANDRA_KEYSPACE");
+
+  absl::StatusOr<Settings> none = Settings::Load("/nonexistent/.env");
+  ASSERT_TRUE(none.ok());
+  config = ResolveCassandraConfig({}, *none);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->hosts, "127.0.0.1:9042");
+  EXPECT_EQ(config->keyspace, "task_scheduler");
+  EXPECT_EQ(ResolveCassandraConfig({"h:notaport", "", ""}, *none).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ResolveCassandraConfig({"", "", "Bogus"}, *none).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace dts::app

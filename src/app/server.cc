@@ -2,8 +2,6 @@
 
 #include "app/server.h"
 
-#include <csignal>
-#include <fstream>
 #include <memory>
 #include <optional>
 #include <string>
@@ -12,26 +10,18 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "dts/api/auth.h"
-#include "dts/api/grpc_services.h"
-#include "dts/api/http_gateway.h"
+#include "app/config.h"
+#include "app/front.h"
 #include "dts/api/services.h"
 #include "dts/common/id_generator.h"
-#include "dts/dashboard/dashboard.h"
 #include "dts/execution/executor.h"
 #include "dts/execution/local_worker.h"
 #include "dts/execution/resources.h"
 #include "dts/scheduler/engine.h"
 #include "dts/scheduler/placement.h"
 #include "dts/scheduler/run_recorder.h"
-#include "dts/http/server.h"
-#include "dts/storage/sqlite_store.h"
-#include "app/config.h"
 #include "dts/storage/cassandra_store.h"
-#include "grpcpp/ext/proto_server_reflection_plugin.h"
-#include "grpcpp/health_check_service_interface.h"
-#include "grpcpp/server.h"
-#include "grpcpp/server_builder.h"
+#include "dts/storage/sqlite_store.h"
 
 namespace dts::app {
 namespace {
@@ -90,51 +80,6 @@ absl::StatusOr<std::unique_ptr<allocator::Allocator>> CreateAllocator(const Serv
   return allocator::Allocator::Create(options, clock);
 }
 
-absl::StatusOr<std::string> ReadToken(const ServerOptions& opts) {
-  std::string token;
-  if (!opts.token_file.empty()) {
-    std::ifstream in(opts.token_file);
-    if (!in) return absl::InvalidArgumentError(absl::StrCat("--api-token-file: cannot read ", opts.token_file));
-    std::getline(in, token);
-  } else if (const char* env = std::getenv("DTS_API_TOKEN"); env != nullptr) {
-    token = env;
-  }
-  const bool exposed = !api::IsLoopbackAddress(opts.grpc_addr) || !api::IsLoopbackAddress(opts.http_addr);
-  if (exposed && token.empty()) {
-    return absl::InvalidArgumentError(
-        "the API listens beyond loopback but no token is set: set DTS_API_TOKEN or "
-        "--api-token-file (clients send `Authorization: Bearer <token>`)");
-  }
-  if (!token.empty() && token.size() < 16) {
-    return absl::InvalidArgumentError("the API token must be at least 16 characters");
-  }
-  return token;
-}
-
-absl::Status WriteReadyFile(const std::string& path, const std::string& grpc, const std::string& http) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp);
-    out << "{\"grpc\":\"" << grpc << "\",\"http\":\"" << http << "\"}\n";
-    if (!out) return absl::InternalError(absl::StrCat("cannot write ", tmp));
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    return absl::InternalError(absl::StrCat("cannot rename ", tmp, " to ", path));
-  }
-  return absl::OkStatus();
-}
-
-// Blocks SIGINT/SIGTERM in every thread started after this, so that
-// WaitForSignal() on the main thread is the one place they arrive.
-sigset_t BlockShutdownSignals() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  return set;
-}
-
 // The Store chosen by --storage. Cassandra's schema is migrated first, as
 // SqliteStore::Open migrates its file; final runs expire after the
 // retention age (PruneRuns still applies both retention rules).
@@ -165,7 +110,7 @@ absl::StatusOr<std::unique_ptr<storage::Store>> OpenStore(const ServerOptions& o
 
 int RunServer(const ServerOptions& opts, cli::Context& ctx) {
   const sigset_t signals = BlockShutdownSignals();
-  absl::StatusOr<std::string> token = ReadToken(opts);
+  absl::StatusOr<std::string> token = ReadToken(opts.token_file, opts.grpc_addr, opts.http_addr);
   if (!token.ok()) {
     *ctx.err << "dts server: " << token.status().message() << "\n";
     return cli::kExitUsage;
@@ -221,65 +166,17 @@ int RunServer(const ServerOptions& opts, cli::Context& ctx) {
   engine.Start();
 
   RandomIdGenerator ids;
-  api::Authenticator auth(*token);
   api::JobApi jobs(store->get(), ctx.clock, &ids, &engine, &placement);
   api::SchedulerApi scheduler(&jobs, &placement);
   api::ExecutionApi executions(store->get());
-
-  api::GrpcJobService grpc_jobs(&jobs, &auth);
-  api::GrpcSchedulerService grpc_scheduler(&scheduler, &auth);
-  api::GrpcExecutionService grpc_executions(&executions, &auth);
-  grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  grpc::ServerBuilder builder;
-  int grpc_port = 0;
-  builder.AddListeningPort(opts.grpc_addr, grpc::InsecureServerCredentials(), &grpc_port);
-  builder.SetMaxReceiveMessageSize(static_cast<int>(kMaxRequestBytes));
-  // gRPC's defaults (1-2 pollers) make its sync server start a thread for
-  // most calls under concurrent load; keep a few polling threads ready.
-  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MIN_POLLERS, 4);
-  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, 16);
-  builder.RegisterService(&grpc_jobs);
-  builder.RegisterService(&grpc_scheduler);
-  builder.RegisterService(&grpc_executions);
-  std::unique_ptr<grpc::Server> grpc_server = builder.BuildAndStart();
-  if (grpc_server == nullptr || grpc_port == 0) {
-    *ctx.err << "dts server: cannot listen for gRPC on " << opts.grpc_addr << "\n";
-    return cli::kExitFailure;
-  }
-
-  http::Router router;
-  api::RegisterHttpRoutes(router, &jobs, &scheduler, &executions, &auth, ctx.clock);
-  dashboard::RegisterDashboard(router);
-  http::ServerOptions http_options;
-  http_options.address = opts.http_addr;
-  http_options.threads = opts.http_threads;
-  http_options.max_body_bytes = kMaxRequestBytes;
-  absl::StatusOr<std::unique_ptr<http::Server>> http_server = http::Server::Create(http_options, &router);
-  if (!http_server.ok()) {
-    *ctx.err << "dts server: " << http_server.status().message() << "\n";
-    grpc_server->Shutdown();
-    return cli::kExitFailure;
-  }
-
-  const std::string grpc_host = opts.grpc_addr.substr(0, opts.grpc_addr.rfind(':'));
-  const std::string grpc_address = absl::StrCat(grpc_host, ":", grpc_port);
-  const std::string http_address = (*http_server)->address();
-  if (!opts.ready_file.empty()) {
-    if (absl::Status s = WriteReadyFile(opts.ready_file, grpc_address, http_address); !s.ok()) {
-      *ctx.err << "dts server: " << s.message() << "\n";
-      return cli::kExitFailure;
-    }
-  }
-  *ctx.out << "dts server ready: grpc=" << grpc_address << " http=" << http_address
-           << " data_dir=" << opts.data_dir << (auth.enabled() ? " auth=token" : "") << std::endl;
-
-  int signal = 0;
-  sigwait(&signals, &signal);
-  *ctx.out << "dts server: shutting down (signal " << signal << ")" << std::endl;
-  (*http_server)->Shutdown();
-  grpc_server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
-  return cli::kExitOk;
+  FrontOptions front{.name = "dts server",
+                     .grpc_addr = opts.grpc_addr,
+                     .http_addr = opts.http_addr,
+                     .http_threads = opts.http_threads,
+                     .ready_file = opts.ready_file,
+                     .token = *token,
+                     .ready_detail = absl::StrCat("data_dir=", opts.data_dir)};
+  return Serve(front, {&jobs, &scheduler, &executions}, signals, ctx.clock, ctx);
 }
 
 int RunMigrate(const std::string& backend, const std::string& data_dir, const CassandraFlags& flags,

@@ -1,0 +1,127 @@
+#include "app/front.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <memory>
+
+#include "absl/strings/str_cat.h"
+#include "dts/api/auth.h"
+#include "dts/api/grpc_services.h"
+#include "dts/api/http_gateway.h"
+#include "dts/dashboard/dashboard.h"
+#include "dts/http/server.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/server.h"
+#include "grpcpp/server_builder.h"
+
+namespace dts::app {
+namespace {
+
+absl::Status WriteReadyFile(const std::string& path, const std::string& grpc, const std::string& http) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp);
+    out << "{\"grpc\":\"" << grpc << "\",\"http\":\"" << http << "\"}\n";
+    if (!out) return absl::InternalError(absl::StrCat("cannot write ", tmp));
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    return absl::InternalError(absl::StrCat("cannot rename ", tmp, " to ", path));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+sigset_t BlockShutdownSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  return set;
+}
+
+absl::StatusOr<std::string> ReadToken(const std::string& token_file, const std::string& grpc_addr,
+                                      const std::string& http_addr) {
+  std::string token;
+  if (!token_file.empty()) {
+    std::ifstream in(token_file);
+    if (!in) return absl::InvalidArgumentError(absl::StrCat("--api-token-file: cannot read ", token_file));
+    std::getline(in, token);
+  } else if (const char* env = std::getenv("DTS_API_TOKEN"); env != nullptr) {
+    token = env;
+  }
+  const bool exposed = !api::IsLoopbackAddress(grpc_addr) || !api::IsLoopbackAddress(http_addr);
+  if (exposed && token.empty()) {
+    return absl::InvalidArgumentError(
+        "the API listens beyond loopback but no token is set: set DTS_API_TOKEN or "
+        "--api-token-file (clients send `Authorization: Bearer <token>`)");
+  }
+  if (!token.empty() && token.size() < 16) {
+    return absl::InvalidArgumentError("the API token must be at least 16 characters");
+  }
+  return token;
+}
+
+int Serve(const FrontOptions& options, const FrontApis& apis, const sigset_t& signals,
+          const Clock* clock, cli::Context& ctx) {
+  api::Authenticator auth(options.token);
+  api::GrpcJobService grpc_jobs(apis.jobs, &auth);
+  api::GrpcSchedulerService grpc_scheduler(apis.scheduler, &auth);
+  api::GrpcExecutionService grpc_executions(apis.executions, &auth);
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  int grpc_port = 0;
+  builder.AddListeningPort(options.grpc_addr, grpc::InsecureServerCredentials(), &grpc_port);
+  builder.SetMaxReceiveMessageSize(static_cast<int>(kMaxRequestBytes));
+  // gRPC's defaults (1-2 pollers) make its sync server start a thread for
+  // most calls under concurrent load; keep a few polling threads ready.
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MIN_POLLERS, 4);
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, 16);
+  builder.RegisterService(&grpc_jobs);
+  builder.RegisterService(&grpc_scheduler);
+  builder.RegisterService(&grpc_executions);
+  std::unique_ptr<grpc::Server> grpc_server = builder.BuildAndStart();
+  if (grpc_server == nullptr || grpc_port == 0) {
+    *ctx.err << options.name << ": cannot listen for gRPC on " << options.grpc_addr << "\n";
+    return cli::kExitFailure;
+  }
+
+  http::Router router;
+  api::RegisterHttpRoutes(router, apis.jobs, apis.scheduler, apis.executions, &auth, clock);
+  dashboard::RegisterDashboard(router);
+  http::ServerOptions http_options;
+  http_options.address = options.http_addr;
+  http_options.threads = options.http_threads;
+  http_options.max_body_bytes = kMaxRequestBytes;
+  absl::StatusOr<std::unique_ptr<http::Server>> http_server = http::Server::Create(http_options, &router);
+  if (!http_server.ok()) {
+    *ctx.err << options.name << ": " << http_server.status().message() << "\n";
+    grpc_server->Shutdown();
+    return cli::kExitFailure;
+  }
+
+  const std::string grpc_host = options.grpc_addr.substr(0, options.grpc_addr.rfind(':'));
+  const std::string grpc_address = absl::StrCat(grpc_host, ":", grpc_port);
+  const std::string http_address = (*http_server)->address();
+  if (!options.ready_file.empty()) {
+    if (absl::Status s = WriteReadyFile(options.ready_file, grpc_address, http_address); !s.ok()) {
+      *ctx.err << options.name << ": " << s.message() << "\n";
+      return cli::kExitFailure;
+    }
+  }
+  *ctx.out << options.name << " ready: grpc=" << grpc_address << " http=" << http_address << " "
+           << options.ready_detail << (auth.enabled() ? " auth=token" : "") << std::endl;
+
+  int signal = 0;
+  sigwait(&signals, &signal);
+  *ctx.out << options.name << ": shutting down (signal " << signal << ")" << std::endl;
+  (*http_server)->Shutdown();
+  grpc_server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  return cli::kExitOk;
+}
+
+}  // namespace dts::app

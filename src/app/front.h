@@ -1,0 +1,49 @@
+#pragma once
+
+// What every API-serving command (`dts server`, `dts job-service`, ...)
+// shares: the bearer token, the signals, the gRPC and HTTP listeners, the
+// dashboard, the ready file, and waiting for SIGINT/SIGTERM.
+
+#include <csignal>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "dts/api/services.h"
+#include "dts/cli/cli.h"
+#include "dts/common/clock.h"
+
+namespace dts::app {
+
+struct FrontOptions {
+  std::string name;  // "dts server": prefixes every message
+  std::string grpc_addr;
+  std::string http_addr;
+  int http_threads = 2;
+  std::string ready_file;  // {"grpc":..., "http":...} once listening
+  std::string token;       // empty: no auth (only allowed on loopback)
+  std::string ready_detail;  // appended to the "ready" line
+};
+
+// The APIs behind the listeners (none may be null).
+struct FrontApis {
+  api::JobApi* jobs = nullptr;
+  api::SchedulerApi* scheduler = nullptr;
+  api::ExecutionApi* executions = nullptr;
+};
+
+// Blocks SIGINT/SIGTERM in every thread started after this, so that the
+// sigwait() in Serve() is the one place they arrive. Call first thing.
+sigset_t BlockShutdownSignals();
+
+// The API token from `token_file` (first line) or $DTS_API_TOKEN.
+// INVALID_ARGUMENT when a listener is beyond loopback and there is none, or
+// when it is shorter than 16 characters.
+absl::StatusOr<std::string> ReadToken(const std::string& token_file, const std::string& grpc_addr,
+                                      const std::string& http_addr);
+
+// Serves the APIs over gRPC and HTTP (with the dashboard) until one of
+// `signals` arrives, then shuts both down. Returns the command's exit code.
+int Serve(const FrontOptions& options, const FrontApis& apis, const sigset_t& signals,
+          const Clock* clock, cli::Context& ctx);
+
+}  // namespace dts::app

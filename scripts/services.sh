@@ -3,8 +3,8 @@
 # Cassandra on loopback, for development and CI. No Docker, no fakes.
 #
 #   scripts/services.sh up|down|status [kafka|cassandra|all]      (default: all)
-#   scripts/services.sh restart cassandra
-#       stops the running Cassandra and starts it again on the same data (for
+#   scripts/services.sh restart cassandra|kafka
+#       stops the running server and starts it again on the same data (for
 #       tests of client reconnects; `down` + `up` would delete the data).
 #   scripts/services.sh run [kafka|cassandra|all] -- CMD [ARGS...]
 #       brings the services up, runs CMD, then stops the services that this
@@ -234,8 +234,10 @@ kafka_probe() {
   python3 "$SCRIPT_DIR/kafka_probe.py" --bootstrap "$HOST:$KAFKA_PORT" --timeout 5
 }
 
+# kafka_start [keep]: with `keep`, reuses the state dir (data, logs) of a
+# stopped instance and its formatted storage instead of starting afresh.
 kafka_start() {
-  local dir=$KAFKA_DIR libdir cluster_id
+  local dir=$KAFKA_DIR libdir cluster_id keep=${1:-}
   if is_ours "$dir"; then
     log "kafka: already running (pid $(<"$dir/pid")) on $HOST:$KAFKA_PORT"
     return 0
@@ -249,7 +251,8 @@ kafka_start() {
   done
   find_java
   libdir=$(fetch_libs kafka "$SCRIPT_DIR/kafka/pom.xml")
-  rm -rf "$dir"
+  [[ $keep == keep && -f $dir/data/meta.properties ]] || keep=
+  [[ $keep == keep ]] || rm -rf "$dir"
   mkdir -p "$dir/conf" "$dir/data" "$dir/logs" "$dir/tmp"
 
   cat >"$dir/conf/server.properties" <<EOF
@@ -306,7 +309,7 @@ while True:
   local common=(-Djava.io.tmpdir="$dir/tmp" -Djava.awt.headless=true
     -Djava.net.preferIPv4Stack=true -Dlog4j2.configurationFile="$dir/conf/log4j2.properties"
     -Dkafka.logs.dir="$dir/logs" -cp "$libdir/libs/*")
-  if ! "$JAVA" -Xmx256m "${common[@]}" kafka.tools.StorageTool format \
+  if [[ $keep != keep ]] && ! "$JAVA" -Xmx256m "${common[@]}" kafka.tools.StorageTool format \
     -t "$cluster_id" -c "$dir/conf/server.properties" >"$dir/logs/format.log" 2>&1; then
     cat "$dir/logs/format.log" >&2
     die "kafka: formatting the KRaft storage failed"
@@ -457,6 +460,13 @@ cassandra_wait() {
   wait_ready cassandra "$CASS_DIR" "$CASS_DIR/logs/system.log" cassandra_probe
 }
 
+kafka_restart() {
+  is_ours "$KAFKA_DIR" || die "kafka: not running on $HOST:$KAFKA_PORT (use up)"
+  stop_process kafka "$KAFKA_DIR"
+  rm -f "$KAFKA_DIR/pid"
+  kafka_start keep
+}
+
 cassandra_restart() {
   is_ours "$CASS_DIR" || die "cassandra: not running on $HOST:$CASS_PORT (use up)"
   stop_process cassandra "$CASS_DIR"
@@ -537,9 +547,9 @@ esac
 case $cmd in
   up) up_all "${services[@]}" ;;
   restart)
-    [[ $which == cassandra ]] || usage
-    with_lock cassandra cassandra_restart
-    cassandra_wait
+    [[ $which == cassandra || $which == kafka ]] || usage
+    with_lock "$which" "${which}_restart"
+    "${which}_wait"
     ;;
   run)
     shift

@@ -42,6 +42,9 @@ RunRequest KafkaRequest() {
   request.executor.mutable_kafka()->set_key("k");
   request.executor.mutable_kafka()->set_payload("hello");
   request.timeout = absl::Seconds(3);
+  request.job_id = JobId("job-1");
+  request.scheduled_time = absl::FromUnixSeconds(1700000000);
+  request.metadata = {{"team", "a"}};
   return request;
 }
 
@@ -75,24 +78,29 @@ TEST(ExecutorTest, KafkaPublishesThroughTheHook) {
   absl::Mutex mu;
   std::vector<std::string> published;
   ExecutorOptions options;
-  options.kafka_publish = [&](const v1::KafkaExecutor& kafka, absl::Duration timeout) {
+  options.kafka_publish = [&](const KafkaPublishRequest& request) {
     absl::MutexLock lock(&mu);
-    published.push_back(absl::StrCat(kafka.topic(), "/", kafka.key(), "/", kafka.payload(), "/",
-                                     absl::FormatDuration(timeout)));
+    const v1::KafkaExecutor& kafka = request.kafka;
+    published.push_back(absl::StrCat(
+        kafka.topic(), "/", kafka.key(), "/", kafka.payload(), "/",
+        absl::FormatDuration(request.timeout), "/", request.job_id.value(), "/",
+        request.run_id.value(), "/", absl::ToUnixSeconds(request.scheduled_time), "/",
+        request.metadata.at("team")));
     return absl::OkStatus();
   };
   auto executor = MakeExecutor(&clock, std::move(options));
   RunOutcome outcome = RunToEnd(*executor, KafkaRequest());
   EXPECT_EQ(outcome.status, RunStatus::kCompleted);
   absl::MutexLock lock(&mu);
-  EXPECT_EQ(published, std::vector<std::string>{"events/k/hello/3s"});
+  EXPECT_EQ(published,
+            std::vector<std::string>{"events/k/hello/3s/job-1/kafka/1700000000/a"});
 }
 
 TEST(ExecutorTest, KafkaHookErrorsAreOutcomes) {
   ManualClock clock(absl::UnixEpoch());
   ExecutorOptions options;
-  options.kafka_publish = [](const v1::KafkaExecutor& kafka, absl::Duration) {
-    if (kafka.key() == "slow") return absl::DeadlineExceededError("no ack");
+  options.kafka_publish = [](const KafkaPublishRequest& request) {
+    if (request.kafka.key() == "slow") return absl::DeadlineExceededError("no ack");
     return absl::UnavailableError("broker down");
   };
   auto executor = MakeExecutor(&clock, std::move(options));

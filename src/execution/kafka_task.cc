@@ -12,15 +12,15 @@ namespace {
 class KafkaTask final : public RunTask {
  public:
   KafkaTask(RunRequest request, const TaskContext& context)
-      : kafka_(std::move(*request.executor.mutable_kafka())),
-        timeout_(std::max(request.timeout, absl::ZeroDuration())),
+      : publish_request_(MakePublishRequest(std::move(request))),
+        timeout_(publish_request_.timeout),
         clock_(context.clock),
         publish_(context.options->kafka_publish) {}
 
   RunOutcome Run() override {
     RunOutcome outcome;
     outcome.start_time = clock_->Now();
-    absl::Status status = publish_(kafka_, timeout_);
+    absl::Status status = publish_(publish_request_);
     if (status.ok()) {
       outcome.status = RunStatus::kCompleted;
     } else if (absl::IsDeadlineExceeded(status)) {
@@ -40,10 +40,21 @@ class KafkaTask final : public RunTask {
   void Cancel() override {}
 
  private:
-  const v1::KafkaExecutor kafka_;
+  static KafkaPublishRequest MakePublishRequest(RunRequest request) {
+    KafkaPublishRequest out;
+    out.kafka = std::move(*request.executor.mutable_kafka());
+    out.job_id = std::move(request.job_id);
+    out.run_id = std::move(request.run_id);
+    out.scheduled_time = request.scheduled_time;
+    out.metadata = std::move(request.metadata);
+    out.timeout = std::max(request.timeout, absl::ZeroDuration());
+    return out;
+  }
+
+  const KafkaPublishRequest publish_request_;
   const absl::Duration timeout_;
   const Clock* const clock_;
-  const std::function<absl::Status(const v1::KafkaExecutor&, absl::Duration)>& publish_;
+  const KafkaPublishFn& publish_;
 };
 
 }  // namespace

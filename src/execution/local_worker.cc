@@ -94,6 +94,9 @@ void LocalWorker::Launch(const Job& job, Run run, const allocator::Resources& gr
   request.resources.cpu_millicores = grant.cpu_millis;
   request.resources.memory_mib = grant.memory_mib;
   request.resources.storage_mib = grant.storage_mib;
+  request.job_id = JobId(job.id());
+  if (run.has_scheduled_time()) request.scheduled_time = FromProto(run.scheduled_time());
+  request.metadata.insert(job.metadata().begin(), job.metadata().end());
   // The callback is either handed to the executor or not; keep `ended` out
   // of it until Start() has said which.
   auto shared_ended = std::make_shared<RunEnded>(std::move(ended));

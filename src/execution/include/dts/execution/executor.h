@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -30,7 +31,32 @@ struct RunRequest {
   // What the run may use (commands only; zero: unlimited). Enforcement is
   // described in docs/resources.md and reported by Executor::Enforcement().
   ResourceGrant resources;
+  // The run's job, scheduled time (InfinitePast: unknown) and the job's
+  // metadata. Only kafka runs use them: they are part of the message.
+  JobId job_id;
+  absl::Time scheduled_time = absl::InfinitePast();
+  std::map<std::string, std::string> metadata;
 };
+
+// What a kafka run publishes (ExecutorOptions::kafka_publish): the job's
+// KafkaExecutor and the run's identity. The messaging module's hook
+// (dts/messaging/run_publisher.h) turns it into one Kafka message: topic
+// kafka.topic, key kafka.key or else the job id, a JSON value with job_id,
+// run_id, scheduled_time, metadata and payload, and dts-* headers.
+struct KafkaPublishRequest {
+  v1::KafkaExecutor kafka;
+  JobId job_id;
+  RunId run_id;
+  absl::Time scheduled_time = absl::InfinitePast();  // InfinitePast: unknown
+  std::map<std::string, std::string> metadata;
+  // How long to wait for the broker's acknowledgement; zero: the hook's own
+  // default.
+  absl::Duration timeout = absl::ZeroDuration();
+};
+
+// Publishes a kafka run's message and returns once the broker acknowledged it
+// (OK) or `request.timeout` passed (DEADLINE_EXCEEDED).
+using KafkaPublishFn = std::function<absl::Status(const KafkaPublishRequest& request)>;
 
 struct RunOutcome {
   // COMPLETED, FAILED, TIMED_OUT or CANCELLED.
@@ -100,12 +126,12 @@ struct ExecutorOptions {
   // capabilities cannot raise their privileges.
   bool no_new_privs = true;
   // Publishes a kafka run's message, waiting for the broker's acknowledgement
-  // for at most `timeout` (zero: the hook's own default). DEADLINE_EXCEEDED
-  // makes the run TIMED_OUT, any other error FAILED. Called on an executor
-  // thread, concurrently for concurrent runs. Unset: kafka runs FAIL with
-  // "kafka executor not available in this deployment".
-  std::function<absl::Status(const v1::KafkaExecutor& kafka, absl::Duration timeout)>
-      kafka_publish;
+  // for at most request.timeout (the run's timeout; zero: the hook's own
+  // default). DEADLINE_EXCEEDED makes the run TIMED_OUT, any other error
+  // FAILED. Called on an executor thread, concurrently for concurrent runs.
+  // Unset: kafka runs FAIL with "kafka executor not available in this
+  // deployment". dts::messaging::MakeKafkaPublish builds it from a producer.
+  KafkaPublishFn kafka_publish;
 
   // --- Resource enforcement (docs/resources.md). ---
   // Parent of the per-run scratch directories <scratch_root>/<run id>, which

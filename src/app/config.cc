@@ -1,5 +1,7 @@
 #include "app/config.h"
 
+#include <unistd.h>
+
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -9,6 +11,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
@@ -94,6 +97,28 @@ std::optional<std::string> Settings::Get(const std::string& name) const {
   auto it = file_.find(name);
   if (it != file_.end()) return it->second;
   return std::nullopt;
+}
+
+std::map<std::string, std::string> Settings::All() const {
+  std::map<std::string, std::string> all = file_;
+  for (char** env = environ; env != nullptr && *env != nullptr; ++env) {
+    absl::string_view entry(*env);
+    const size_t eq = entry.find('=');
+    if (eq == absl::string_view::npos) continue;
+    all[std::string(entry.substr(0, eq))] = std::string(entry.substr(eq + 1));
+  }
+  return all;
+}
+
+absl::StatusOr<int> Settings::Port(const std::string& name, int fallback) const {
+  std::optional<std::string> value = Get(name);
+  if (!value || value->empty()) return fallback;
+  int port = 0;
+  if (!absl::SimpleAtoi(*value, &port) || port < 0 || port > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(name, " \"", *value, "\": expected a port number 0-65535"));
+  }
+  return port;
 }
 
 absl::StatusOr<storage::CassandraConfig> ResolveCassandraConfig(const CassandraFlags& flags,

@@ -30,6 +30,11 @@ class Settings {
   static absl::StatusOr<Settings> Load(const std::string& dotenv_path = ".env");
   // The environment's value if set (even empty), else the file's.
   std::optional<std::string> Get(const std::string& name) const;
+  // Every variable: the file's, overridden by the environment's.
+  std::map<std::string, std::string> All() const;
+  // A TCP port from `name` (1-65535, or 0 for "any", which tests use), else
+  // `fallback`. INVALID_ARGUMENT naming the variable for anything else.
+  absl::StatusOr<int> Port(const std::string& name, int fallback) const;
 
  private:
   std::map<std::string, std::string> file_;

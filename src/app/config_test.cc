@@ -83,5 +83,27 @@ TEST(CassandraConfigTest, FlagsWinOverEnvironmentWhichWinsOverTheFile) {
             absl::StatusCode::kInvalidArgument);
 }
 
+TEST(SettingsTest, AllMergesTheEnvironmentOverTheFileAndPortsAreChecked) {
+  const std::string path = ::testing::TempDir() + "/dts-settings-test.env";
+  {
+    FILE* f = std::fopen(path.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    std::fputs("DTS_T_A=file\nDTS_T_B=file\nDTS_T_PORT=50054\nDTS_T_BAD=70000\n", f);
+    std::fclose(f);
+  }
+  ::setenv("DTS_T_B", "env", 1);
+  absl::StatusOr<Settings> settings = Settings::Load(path);
+  ASSERT_TRUE(settings.ok()) << settings.status();
+  std::map<std::string, std::string> all = settings->All();
+  EXPECT_EQ(all["DTS_T_A"], "file");
+  EXPECT_EQ(all["DTS_T_B"], "env");
+  EXPECT_EQ(settings->Port("DTS_T_PORT", 1).value(), 50054);
+  EXPECT_EQ(settings->Port("DTS_T_UNSET", 8081).value(), 8081);
+  absl::StatusOr<int> bad = settings->Port("DTS_T_BAD", 1);
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(bad.status().message(), HasSubstr("DTS_T_BAD"));
+  ::unsetenv("DTS_T_B");
+}
+
 }  // namespace
 }  // namespace dts::app

@@ -4,6 +4,7 @@
 
 #include "CLI/CLI.hpp"
 #include "app/server.h"
+#include "app/services.h"
 #include "dts/cli/cli.h"
 #include "dts/common/clock.h"
 
@@ -16,5 +17,6 @@ int main(int argc, char** argv) {
   dts::cli::AddCronCommands(app, ctx);
   dts::cli::AddClientCommands(app, ctx);
   dts::app::AddServerCommands(app, ctx);
+  dts::app::AddServiceCommands(app, ctx);
   return dts::cli::Run(app, ctx, argc, argv);
 }

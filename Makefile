@@ -10,13 +10,18 @@ CQL_FUZZ_SECONDS ?= $(FUZZ_SECONDS)
 JOBS           ?= $(shell nproc)
 CMAKE_FLAGS    ?=
 
-.PHONY: all deps build run migrate test test-unit test-asan fuzz bench format tidy clean \
+.PHONY: all deps node-deps build run migrate test test-unit test-asan fuzz bench format tidy clean \
         services-up services-down
 
 all: build
 
 deps:
 	bash scripts/install-deps.sh
+
+# The npm packages of the dashboard tests (playwright-core; tests/dashboard).
+# Idempotent; needed by the tests only, not by `make run`.
+node-deps:
+	bash scripts/install-node-deps.sh
 
 $(BUILD_DIR)/build.ninja:
 	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)
@@ -37,13 +42,13 @@ migrate: build
 # Everything CI runs: dependencies, release build and tests (with Kafka and
 # Cassandra started for the tests labelled for them), then the same tests
 # under AddressSanitizer + UndefinedBehaviorSanitizer, then a short fuzz run.
-test: deps
+test: deps node-deps
 	bash scripts/test.sh
 
-test-unit: build
+test-unit: build node-deps
 	ctest --test-dir $(BUILD_DIR) -LE 'kafka|cassandra' --output-on-failure -j $(JOBS)
 
-test-asan:
+test-asan: node-deps
 	cmake -S . -B $(ASAN_BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DDTS_SANITIZE=ON $(CMAKE_FLAGS)
 	cmake --build $(ASAN_BUILD_DIR) -j $(JOBS)
 	ctest --test-dir $(ASAN_BUILD_DIR) -LE 'kafka|cassandra' --output-on-failure -j $(JOBS)

@@ -19,8 +19,8 @@ PACKAGES=(
   uuid-dev libssl-dev
   libgtest-dev libgmock-dev googletest
   libbenchmark-dev
-  python3 python3-pytest python3-grpcio python3-protobuf
-  chromium chromium-driver python3-selenium
+  python3 python3-pytest python3-grpcio python3-protobuf python3-yaml
+  chromium
   wrk
   openjdk-17-jdk-headless maven
   curl procps

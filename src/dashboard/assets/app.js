@@ -41,6 +41,14 @@
   }
   const $ = (selector, root = document) => root.querySelector(selector);
 
+  // A wide table scrolls sideways inside its own box on a narrow screen,
+  // never the page. The box can take the focus (arrow keys scroll it).
+  function tableBox(table) {
+    const caption = table.querySelector('caption');
+    return h('div', {class: 'table-box', tabindex: 0, role: 'region',
+      'aria-label': caption ? caption.textContent : 'Table'}, table);
+  }
+
   function badge(status, extraClass) {
     const s = status || '';
     return h('span', {class: `badge status-${s || 'NONE'}${extraClass ? ' ' + extraClass : ''}`},
@@ -343,11 +351,11 @@
       h('div', {class: 'toolbar', role: 'search'},
         h('label', {for: 'status-filter'}, 'Status '), statusSelect,
         h('label', {for: 'job-search'}, 'Search by name '), search),
-      h('table', {id: 'jobs-table', class: 'data'},
+      tableBox(h('table', {id: 'jobs-table', class: 'data'},
         h('caption', {class: 'visually-hidden', text: 'Jobs'}),
         h('thead', {}, h('tr', {}, ['Name', 'Status', 'Schedule (next 3 fires, job time zone)',
           'Last run', 'Next run', 'Actions'].map((t) => h('th', {scope: 'col', text: t})))),
-        tbody),
+        tbody)),
       count);
 
     function rowFor(job, fires) {
@@ -381,7 +389,9 @@
           if (row && row.tr.contains(document.activeElement)) {
             const action = document.activeElement.dataset.action;
             if (row.tr.isConnected) row.tr.replaceWith(tr);
-            const again = action && tr.querySelector(`[data-action="${action}"]`);
+            const twin = {pause: 'resume', resume: 'pause'}[action];
+            const again = action && (tr.querySelector(`[data-action="${action}"]`) ||
+              (twin && tr.querySelector(`[data-action="${twin}"]`)));
             if (again) again.focus();
           }
           row = {tr, signature};
@@ -435,11 +445,11 @@
           h('h2', {id: 'fires-title', text: 'Next 5 fire times'}), fires)),
       h('section', {'aria-labelledby': 'runs-title'},
         h('h2', {id: 'runs-title', text: 'Run history'}),
-        h('table', {id: 'runs-table', class: 'data'},
+        tableBox(h('table', {id: 'runs-table', class: 'data'},
           h('caption', {class: 'visually-hidden', text: 'Runs of this job, newest first'}),
           h('thead', {}, h('tr', {}, ['Status', 'Scheduled', 'Started', 'Ended', 'Duration', 'Worker',
             'Attempt', 'Trigger', 'Output'].map((t) => h('th', {scope: 'col', text: t})))),
-          tbody),
+          tbody)),
         runsNote),
       output);
 
@@ -454,10 +464,22 @@
       return h('pre', {class: 'json', text: JSON.stringify(ex, null, 2)});
     }
 
+    let headSignature = '';
     function drawJob(job) {
       const zone = job.timezone || 'UTC';
-      head.replaceChildren(h('h1', {id: 'job-title'}, job.name, ' ', badge(job.status)),
-        h('div', {class: 'actions'}, actionButtons(job)));
+      // Redrawn only when it changes, keeping the keyboard focus on the same
+      // action (Pause becomes Resume and back).
+      const signature = JSON.stringify([job.id, job.name, job.status]);
+      if (signature !== headSignature) {
+        headSignature = signature;
+        const action = head.contains(document.activeElement) ? document.activeElement.dataset.action : '';
+        head.replaceChildren(h('h1', {id: 'job-title'}, job.name, ' ', badge(job.status)),
+          h('div', {class: 'actions'}, actionButtons(job)));
+        const twin = {pause: 'resume', resume: 'pause'}[action];
+        const again = action && (head.querySelector(`[data-action="${action}"]`) ||
+          (twin && head.querySelector(`[data-action="${twin}"]`)));
+        if (again) again.focus();
+      }
       const r = job.resources || {};
       const b = job.retry_backoff || {};
       const rows = [
@@ -1043,11 +1065,11 @@
     main.append(h('h1', {text: 'Queue'}),
       h('p', {class: 'muted', text: 'Runs waiting for a worker with room, in the order they will be placed.'}),
       total,
-      h('table', {id: 'queue-table', class: 'data'},
+      tableBox(h('table', {id: 'queue-table', class: 'data'},
         h('caption', {class: 'visually-hidden', text: 'Waiting runs'}),
         h('thead', {}, h('tr', {}, ['#', 'Run', 'Job', 'Priority', 'Scheduled', 'Queued at', 'Needs',
           'Constraints', 'Reason'].map((t) => h('th', {scope: 'col', text: t})))),
-        tbody));
+        tbody)));
     return {
       title: 'Queue',
       async refresh() {
@@ -1160,6 +1182,11 @@
 
   document.addEventListener('DOMContentLoaded', () => {
     setUpTokenDialog();
+    // The skip link must not change location.hash: that selects the view.
+    $('#skip-link').addEventListener('click', (event) => {
+      event.preventDefault();
+      $('#main').focus();
+    });
     if (!location.hash) history.replaceState(null, '', '#/jobs');
     lastHash = location.hash;
     render();

@@ -9,13 +9,18 @@
 #                            firing 10k noop jobs every second
 #   4. QuartzBench           Quartz 2 RAMJobStore, 2 threads: the same two shapes
 #   5. wrk / grpc_load       API load on `dts server`, and bare Beast (http_hello)
+#   6. bench/cassandra/run.sh  our CQL client (cql_bench) against the Apache
+#                            Java driver on its own Cassandra (port 19042;
+#                            needs JDK 17 and Maven; skip with SKIP=cql)
 #
 # Servers listen on port 0 (--ready-file), data goes to a temp dir, and every
 # process started here is stopped on exit. Knobs (environment):
 #   BUILD_DIR (build)  API_SECONDS (10)  E2E_JOBS (10000)  E2E_SECONDS (20)
 #   E2E_LIGHT_JOBS (1000: a second e2e and Quartz run below saturation)
 #   ENGINE_JOBS (1000000)  ENGINE_REPS (3)  QUARTZ_DRAIN_JOBS (= ENGINE_JOBS)
-#   WRK_CONNECTIONS (64)  SKIP ("cron engine e2e quartz api": parts to skip)
+#   WRK_CONNECTIONS (64)  SKIP ("cron engine e2e quartz api cql": parts to skip)
+#   CQL_ROUNDS (1 here), CQL_SECONDS, CQL_CONCURRENCY, DTS_CASSANDRA_PORT (19042):
+#   see bench/cassandra/run.sh
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -289,6 +294,23 @@ if ! skip api; then
   v=$(field rps "$WORK/grpc-create.out")
   row "gRPC CreateJob calls/s (errors $(field errors "$WORK/grpc-create.out"), p99 $(field p99_us "$WORK/grpc-create.out")us) [$(cores grpc-create "$v")]" \
     "$(fmt "$v")" "≥ 5,000" "$(verdict "$v" ge 5000)"
+fi
+
+# ---- 6. CQL client against the Java driver (issue 7) ----
+if ! skip cql; then
+  step "CQL client: cql_bench vs the Apache Java driver (own Cassandra)"
+  if ! command -v mvn >/dev/null || ! command -v javac >/dev/null; then
+    echo "JDK or Maven missing (scripts/install-deps.sh); skipping" >&2
+    row "CQL client vs Java driver" "JDK/Maven missing" "-" "-"
+  elif BUILD_DIR=$B JOBS=$JOBS CQL_ROUNDS=${CQL_ROUNDS:-1} bash bench/cassandra/run.sh | tee "$WORK/cql.out"; then
+    while read -r _ _ opf cf oursf _ _ drvf _ _ ratiof; do
+      v=${ratiof#ratio=}
+      row "CQL ${opf#op=} ops/s, concurrency ${cf#c=}: ours ${oursf#ours=} / Java driver ${drvf#driver=}" \
+        "${v}×" "≥ 0.8×" "$(verdict "$v" ge 0.8)"
+    done < <(grep '^RESULT cql ' "$WORK/cql.out")
+  else
+    row "CQL client vs Java driver" "failed (see above)" "≥ 0.8×" "?"
+  fi
 fi
 
 step "summary"

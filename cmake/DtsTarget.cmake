@@ -32,3 +32,26 @@ function(dts_test name)
   endif()
   gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 PROPERTIES LABELS ${label})
 endfunction()
+
+# dts_embed_migrations(OUT_VAR BACKEND EXT NAMESPACE): compiles
+# migrations/<BACKEND>/*.<EXT> into a generated source (cmake/EmbedMigrations.cmake)
+# whose path goes into OUT_VAR, so `dts migrate` needs no source tree.
+# CONFIGURE_DEPENDS re-globs on every build, so a new file is picked up
+# without re-running cmake by hand; DEPENDS regenerates on edits. The
+# directory is also set in DTS_<BACKEND>_MIGRATIONS_DIR for tests.
+function(dts_embed_migrations out_var backend ext namespace)
+  string(TOUPPER ${backend} upper)
+  set(dir ${PROJECT_SOURCE_DIR}/migrations/${backend})
+  file(GLOB files CONFIGURE_DEPENDS ${dir}/*.${ext})
+  set(output ${CMAKE_CURRENT_BINARY_DIR}/embedded_migrations.cc)
+  add_custom_command(
+    OUTPUT ${output}
+    COMMAND ${CMAKE_COMMAND} -DMIGRATIONS_DIR=${dir} -DEXT=${ext}
+            -DHEADER=storage/${backend}/migrations.h -DNAMESPACE=${namespace}
+            -DOUTPUT=${output} -P ${PROJECT_SOURCE_DIR}/cmake/EmbedMigrations.cmake
+    DEPENDS ${files} ${PROJECT_SOURCE_DIR}/cmake/EmbedMigrations.cmake
+    COMMENT "Embedding ${backend} migrations"
+    VERBATIM)
+  set(${out_var} ${output} PARENT_SCOPE)
+  set(DTS_${upper}_MIGRATIONS_DIR ${dir} PARENT_SCOPE)
+endfunction()

@@ -34,6 +34,24 @@ absl::Status WriteReadyFile(const std::string& path, const std::string& grpc, co
 
 }  // namespace
 
+void AddServeFlags(CLI::App& cmd, int* http_threads, std::string* ready_file,
+                   std::string* token_file) {
+  cmd.add_option("--http-threads", *http_threads, "HTTP I/O threads")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  cmd.add_option("--ready-file", *ready_file,
+                 "Write {\"grpc\":..., \"http\":...} here once listening (for port 0)");
+  cmd.add_option("--api-token-file", *token_file,
+                 "File holding the API bearer token (else $DTS_API_TOKEN)");
+}
+
+void AddCassandraFlags(CLI::App& cmd, CassandraFlags* flags) {
+  cmd.add_option("--cassandra-hosts", flags->hosts,
+                 "Cassandra hosts h1[:port],h2 (else $CASSANDRA_HOSTS, .env, 127.0.0.1:9042)");
+  cmd.add_option("--cassandra-keyspace", flags->keyspace,
+                 "Cassandra keyspace (else $CASSANDRA_KEYSPACE, .env, task_scheduler)");
+}
+
 sigset_t BlockShutdownSignals() {
   sigset_t set;
   sigemptyset(&set);
@@ -63,6 +81,11 @@ absl::StatusOr<std::string> ReadToken(const std::string& token_file, const std::
     return absl::InvalidArgumentError("the API token must be at least 16 characters");
   }
   return token;
+}
+
+int StartupFailure(cli::Context& ctx, absl::string_view name, const absl::Status& status) {
+  *ctx.err << name << ": " << status.message() << "\n";
+  return absl::IsInvalidArgument(status) ? cli::kExitUsage : cli::kExitFailure;
 }
 
 int Serve(const FrontOptions& options, const FrontApis& apis, const sigset_t& signals,

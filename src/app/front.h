@@ -7,7 +7,9 @@
 #include <csignal>
 #include <string>
 
+#include "CLI/CLI.hpp"
 #include "absl/status/statusor.h"
+#include "app/config.h"
 #include "dts/api/services.h"
 #include "dts/cli/cli.h"
 #include "dts/common/clock.h"
@@ -31,6 +33,13 @@ struct FrontApis {
   api::ExecutionApi* executions = nullptr;
 };
 
+// The flags every serving command has, written to the given fields:
+// --http-threads, --ready-file and --api-token-file.
+void AddServeFlags(CLI::App& cmd, int* http_threads, std::string* ready_file,
+                   std::string* token_file);
+// --cassandra-hosts and --cassandra-keyspace.
+void AddCassandraFlags(CLI::App& cmd, CassandraFlags* flags);
+
 // Blocks SIGINT/SIGTERM in every thread started after this, so that the
 // sigwait() in Serve() is the one place they arrive. Call first thing.
 sigset_t BlockShutdownSignals();
@@ -40,6 +49,10 @@ sigset_t BlockShutdownSignals();
 // when it is shorter than 16 characters.
 absl::StatusOr<std::string> ReadToken(const std::string& token_file, const std::string& grpc_addr,
                                       const std::string& http_addr);
+
+// Prints "<name>: <message>" and returns the exit code of a failed start:
+// usage for INVALID_ARGUMENT (the user's to fix), failure otherwise.
+int StartupFailure(cli::Context& ctx, absl::string_view name, const absl::Status& status);
 
 // Serves the APIs over gRPC and HTTP (with the dashboard) until one of
 // `signals` arrives, then shuts both down. Returns the command's exit code.

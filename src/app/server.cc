@@ -2,6 +2,7 @@
 
 #include "app/server.h"
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -12,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "app/config.h"
 #include "app/front.h"
+#include "cli/job_flags.h"
 #include "dts/api/services.h"
 #include "dts/common/id_generator.h"
 #include "dts/execution/executor.h"
@@ -51,14 +53,10 @@ struct ServerOptions {
 absl::StatusOr<allocator::WorkerSpec> LocalWorkerSpec(const ServerOptions& opts) {
   allocator::WorkerSpec spec;
   spec.id = WorkerId("local");
-  for (const std::string& label : opts.worker_labels) {
-    const size_t eq = label.find('=');
-    if (eq == std::string::npos || eq == 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--worker-label: expected key=value, got \"", label, "\""));
-    }
-    spec.labels[label.substr(0, eq)] = label.substr(eq + 1);
-  }
+  absl::StatusOr<std::map<std::string, std::string>> labels =
+      cli::ParseKeyValues("--worker-label", opts.worker_labels);
+  if (!labels.ok()) return labels.status();
+  spec.labels = *std::move(labels);
   absl::StatusOr<execution::Capacity> machine = execution::DetectMachineCapacity(opts.data_dir);
   if (!machine.ok()) return machine.status();
   spec.capacity.cpu_millis = opts.worker_cpu.value_or(machine->cpu_millicores);
@@ -110,23 +108,17 @@ absl::StatusOr<std::unique_ptr<storage::Store>> OpenStore(const ServerOptions& o
 
 int RunServer(const ServerOptions& opts, cli::Context& ctx) {
   const sigset_t signals = BlockShutdownSignals();
+  constexpr absl::string_view kName = "dts server";
+  // ReadToken fails only with INVALID_ARGUMENT: a usage error.
   absl::StatusOr<std::string> token = ReadToken(opts.token_file, opts.grpc_addr, opts.http_addr);
-  if (!token.ok()) {
-    *ctx.err << "dts server: " << token.status().message() << "\n";
-    return cli::kExitUsage;
-  }
+  if (!token.ok()) return StartupFailure(ctx, kName, token.status());
   absl::StatusOr<std::unique_ptr<storage::Store>> store = OpenStore(opts);
-  if (!store.ok()) {
-    *ctx.err << "dts server: " << store.status().message() << "\n";
-    return absl::IsInvalidArgument(store.status()) ? cli::kExitUsage : cli::kExitFailure;
-  }
+  if (!store.ok()) return StartupFailure(ctx, kName, store.status());
   absl::StatusOr<allocator::WorkerSpec> worker_spec = LocalWorkerSpec(opts);
   absl::StatusOr<std::unique_ptr<allocator::Allocator>> allocator =
       CreateAllocator(opts, ctx.clock);
   for (const absl::Status& s : {worker_spec.status(), allocator.status()}) {
-    if (s.ok()) continue;
-    *ctx.err << "dts server: " << s.message() << "\n";
-    return absl::IsInvalidArgument(s) ? cli::kExitUsage : cli::kExitFailure;
+    if (!s.ok()) return StartupFailure(ctx, kName, s);
   }
   execution::ExecutorOptions executor_options;
   executor_options.scratch_root = absl::StrCat(opts.data_dir, "/scratch");
@@ -214,18 +206,13 @@ void AddServerCommands(CLI::App& app, cli::Context& ctx) {
   CLI::App* server = app.add_subcommand("server", "Run the embedded server (SQLite, one process)");
   server->add_option("--data-dir", opts->data_dir, "Directory for the SQLite database")->capture_default_str();
   server->add_option("--storage", opts->storage, "Storage backend: sqlite or cassandra")->capture_default_str();
-  server->add_option("--cassandra-hosts", opts->cassandra.hosts,
-                     "Cassandra hosts h1[:port],h2 (else $CASSANDRA_HOSTS, .env, 127.0.0.1:9042)");
-  server->add_option("--cassandra-keyspace", opts->cassandra.keyspace,
-                     "Cassandra keyspace (else $CASSANDRA_KEYSPACE, .env, dts)");
+  AddCassandraFlags(*server, &opts->cassandra);
   server->add_option("--cassandra-replication", opts->cassandra.replication,
                      "Replication of a keyspace created now: SimpleStrategy[:N] or "
                      "NetworkTopologyStrategy:dc1=N,... (else $CASSANDRA_REPLICATION, .env)");
   server->add_option("--grpc-addr", opts->grpc_addr, "gRPC listen address")->capture_default_str();
   server->add_option("--http-addr", opts->http_addr, "HTTP/JSON listen address")->capture_default_str();
-  server->add_option("--http-threads", opts->http_threads, "HTTP I/O threads")
-      ->check(CLI::Range(1, 64))
-      ->capture_default_str();
+  AddServeFlags(*server, &opts->http_threads, &opts->ready_file, &opts->token_file);
   server->add_option("--retention-runs", opts->retention_runs,
                      "Keep at least this many newest runs per job")
       ->check(CLI::Range(0, 10'000'000))
@@ -234,10 +221,6 @@ void AddServerCommands(CLI::App& app, cli::Context& ctx) {
                      "Keep every run younger than this many days")
       ->check(CLI::Range(0, 36'500))
       ->capture_default_str();
-  server->add_option("--ready-file", opts->ready_file,
-                     "Write {\"grpc\":..., \"http\":...} here once listening (for port 0)");
-  server->add_option("--api-token-file", opts->token_file,
-                     "File holding the API bearer token (else $DTS_API_TOKEN)");
   server->add_option("--worker-cpu", opts->worker_cpu,
                      "Local worker cpu capacity in millicores (default: cores x 1000)")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 30));

@@ -29,12 +29,6 @@ struct JobServiceOptions {
   CassandraFlags cassandra;
 };
 
-// A message for an error at start-up; INVALID_ARGUMENT is the user's to fix.
-int StartupFailure(cli::Context& ctx, absl::string_view name, const absl::Status& s) {
-  *ctx.err << name << ": " << s.message() << "\n";
-  return absl::IsInvalidArgument(s) ? cli::kExitUsage : cli::kExitFailure;
-}
-
 // The flag, else <bind>:<port from the environment or .env, else fallback>.
 absl::StatusOr<std::string> ListenAddress(const std::string& flag, const std::string& bind,
                                           const Settings& settings, const std::string& variable,
@@ -126,17 +120,8 @@ void AddJobService(CLI::App& app, cli::Context& ctx) {
                   "gRPC listen address (else <bind>:$JOB_SERVICE_GRPC_PORT, 50054)");
   cmd->add_option("--http-addr", opts->http_addr,
                   "HTTP/JSON listen address (else <bind>:$JOB_SERVICE_HTTP_PORT, 8080)");
-  cmd->add_option("--http-threads", opts->http_threads, "HTTP I/O threads")
-      ->check(CLI::Range(1, 64))
-      ->capture_default_str();
-  cmd->add_option("--ready-file", opts->ready_file,
-                  "Write {\"grpc\":..., \"http\":...} here once listening (for port 0)");
-  cmd->add_option("--api-token-file", opts->token_file,
-                  "File holding the API bearer token (else $DTS_API_TOKEN)");
-  cmd->add_option("--cassandra-hosts", opts->cassandra.hosts,
-                  "Cassandra hosts (else $CASSANDRA_HOSTS, .env, 127.0.0.1:9042)");
-  cmd->add_option("--cassandra-keyspace", opts->cassandra.keyspace,
-                  "Cassandra keyspace (else $CASSANDRA_KEYSPACE, .env, task_scheduler)");
+  AddServeFlags(*cmd, &opts->http_threads, &opts->ready_file, &opts->token_file);
+  AddCassandraFlags(*cmd, &opts->cassandra);
   cmd->callback([opts, &ctx] { ctx.exit_code = RunJobService(*opts, ctx); });
 }
 

@@ -65,8 +65,8 @@ LocalWorker::LocalWorker(WorkerId id, Executor* executor, scheduler::RunRecorder
 
 void LocalWorker::Start(std::shared_ptr<const Job> job, Run run, const allocator::Resources& grant,
                         RunEnded ended) {
+  // worker_id and the granted resources were set by Placement.
   const absl::Time now = clock_->Now();
-  run.set_worker_id(id_.value());
   *run.mutable_start_time() = ToProto(now);
   if (job->executor().kind_case() == v1::Executor::KIND_NOT_SET) {
     RunOutcome outcome;
@@ -76,11 +76,10 @@ void LocalWorker::Start(std::shared_ptr<const Job> job, Run run, const allocator
     return;
   }
   run.set_status(std::string(RunStatusName(RunStatus::kRunning)));
-  Run running = run;
   // A failure to record RUNNING does not stop the run: its outcome write follows.
-  recorder_->Record(std::move(running), [this, job = std::move(job), run = std::move(run), grant,
-                                         ended = std::move(ended)](absl::Status) mutable {
-    Launch(*job, std::move(run), grant, std::move(ended));
+  recorder_->Record(std::move(run), [this, job = std::move(job), grant, ended = std::move(ended)](
+                                        absl::Status, const Run& running) mutable {
+    Launch(*job, running, grant, std::move(ended));
   });
 }
 
@@ -136,10 +135,9 @@ void LocalWorker::Finish(Run run, RunOutcome outcome, RunEnded ended) {
   run.set_error(SanitizeUtf8(outcome.error));
   *run.mutable_start_time() = ToProto(outcome.start_time);
   *run.mutable_end_time() = ToProto(outcome.end_time);
-  Run final_record = run;
-  recorder_->Record(std::move(final_record),
-                    [run = std::move(run), ended = std::move(ended)](absl::Status) mutable {
-                      if (ended) std::move(ended)(run);
+  recorder_->Record(std::move(run),
+                    [ended = std::move(ended)](absl::Status, const Run& recorded) mutable {
+                      if (ended) std::move(ended)(recorded);
                     });
 }
 

@@ -189,8 +189,7 @@ void Engine::DispatchStaged(absl::Time now) {
       for (Staged& staged : staged_.begin()->second) {
         JobState* state = StateOf(JobId(staged.run.job_id()));
         if (state == nullptr) continue;  // deleted, and its runs with it
-        const std::optional<JobStatus> status = ParseJobStatus(state->job->status());
-        if (status && FiresOnSchedule(*status)) {
+        if (Fires(*state->job)) {
           due.push_back(std::move(staged));
           continue;
         }

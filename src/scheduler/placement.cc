@@ -132,7 +132,7 @@ void Placement::Cancel(const RunId& id) {
   if (worker != nullptr) worker->Cancel(id);
   if (!withdrawn) return;
   EndUnstarted(*withdrawn, RunStatus::kCancelled, "cancelled while queued", clock_->Now());
-  recorder_->Record(*withdrawn, [this, run = *withdrawn](absl::Status) {
+  recorder_->Record(*std::move(withdrawn), [this](absl::Status, const Run& run) {
     if (on_finished_) on_finished_(run);
   });
 }
@@ -169,8 +169,7 @@ void Placement::StartAll(std::vector<Start>& starts) {
   for (Start& start : starts) {
     if (start.worker == nullptr) {  // the allocator knows a worker we do not
       EndUnstarted(start.run, RunStatus::kFailed, "placed on an unknown worker", clock_->Now());
-      Run run = start.run;
-      recorder_->Record(std::move(start.run), [this, run](absl::Status) { Ended(run); });
+      recorder_->Record(std::move(start.run), [this](absl::Status, const Run& run) { Ended(run); });
       continue;
     }
     start.worker->Start(std::move(start.job), std::move(start.run), start.grant,

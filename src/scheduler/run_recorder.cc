@@ -74,10 +74,10 @@ void RunRecorder::Loop() {
 void RunRecorder::Write(std::vector<Entry>& batch) {
   std::vector<Run> runs;
   runs.reserve(batch.size());
-  for (Entry& entry : batch) runs.push_back(std::move(entry.run));  // callbacks get the status only
+  for (Entry& entry : batch) runs.push_back(std::move(entry.run));
   const absl::Status written = store_->UpdateRuns(runs);
-  for (Entry& entry : batch) {
-    if (entry.on_durable) std::move(entry.on_durable)(written);
+  for (size_t i = 0; i < batch.size(); ++i) {
+    if (batch[i].on_durable) std::move(batch[i].on_durable)(written, runs[i]);
   }
 }
 

@@ -65,7 +65,7 @@ TEST_F(RunRecorderTest, CallbackRunsOnlyOnceTheUpdateIsStored) {
   std::string seen;
   absl::Status written = absl::UnknownError("not called");
   absl::Notification done;
-  recorder.Record(MakeRun(1, RunStatus::kRunning), [&](absl::Status s) {
+  recorder.Record(MakeRun(1, RunStatus::kRunning), [&](absl::Status s, const dts::Run&) {
     written = s;
     seen = StatusOf(1);
     done.Notify();
@@ -79,8 +79,8 @@ TEST_F(RunRecorderTest, CallbackMayRecordAgain) {
   ASSERT_TRUE(store_->CreateRun(MakeRun(1, RunStatus::kPending)).ok());
   RunRecorder recorder(store_.get());
   absl::Notification done;
-  recorder.Record(MakeRun(1, RunStatus::kRunning), [&](absl::Status) {
-    recorder.Record(MakeRun(1, RunStatus::kFailed), [&](absl::Status) { done.Notify(); });
+  recorder.Record(MakeRun(1, RunStatus::kRunning), [&](absl::Status, const dts::Run&) {
+    recorder.Record(MakeRun(1, RunStatus::kFailed), [&](absl::Status, const dts::Run&) { done.Notify(); });
   });
   done.WaitForNotification();
   EXPECT_EQ(StatusOf(1), "FAILED");
@@ -111,7 +111,7 @@ TEST(RunRecorderErrorTest, CallbackGetsTheStorageError) {
   RunRecorder recorder(&store);
   absl::Status written;
   absl::Notification done;
-  recorder.Record(MakeRun(1, RunStatus::kRunning), [&](absl::Status s) {
+  recorder.Record(MakeRun(1, RunStatus::kRunning), [&](absl::Status s, const dts::Run&) {
     written = s;
     done.Notify();
   });
@@ -123,13 +123,13 @@ TEST_F(RunRecorderTest, StopFlushesAndLaterRecordsAreWrittenAtOnce) {
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(store_->CreateRun(MakeRun(i, RunStatus::kPending)).ok());
   RunRecorder recorder(store_.get());
   std::atomic<int> callbacks{0};
-  recorder.Record(MakeRun(0, RunStatus::kRunning), [&](absl::Status) { ++callbacks; });
-  recorder.Record(MakeRun(1, RunStatus::kRunning), [&](absl::Status) { ++callbacks; });
+  recorder.Record(MakeRun(0, RunStatus::kRunning), [&](absl::Status, const dts::Run&) { ++callbacks; });
+  recorder.Record(MakeRun(1, RunStatus::kRunning), [&](absl::Status, const dts::Run&) { ++callbacks; });
   recorder.Stop();
   EXPECT_EQ(callbacks.load(), 2);
   EXPECT_EQ(StatusOf(0), "RUNNING");
   EXPECT_EQ(StatusOf(1), "RUNNING");
-  recorder.Record(MakeRun(2, RunStatus::kCompleted), [&](absl::Status) { ++callbacks; });
+  recorder.Record(MakeRun(2, RunStatus::kCompleted), [&](absl::Status, const dts::Run&) { ++callbacks; });
   EXPECT_EQ(callbacks.load(), 3);  // synchronously, on this thread
   EXPECT_EQ(StatusOf(2), "COMPLETED");
   recorder.Stop();  // idempotent

@@ -12,6 +12,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 #include "dts/storage/shard.h"
 #include "google/protobuf/util/time_util.h"
 #include "storage/sqlite/checkpointer.h"
@@ -692,20 +693,29 @@ absl::Status SqliteStore::UpdateRunLocked(Connection& conn, const Run& run,
   return StepDone(conn.db(), stmt, absl::StrCat(what, ": job status"));
 }
 
-absl::StatusOr<std::vector<std::string>> SerializeRuns(const std::vector<Run>& runs,
-                                                       absl::string_view what) {
-  std::vector<std::string> data(runs.size());
-  for (size_t i = 0; i < runs.size(); ++i) {
-    if (runs[i].id().empty()) return absl::InvalidArgumentError(absl::StrCat(what, ": empty run id"));
-    if (!runs[i].SerializeToString(&data[i])) {
+namespace {
+
+// Serializes (outside the writer lock) the run each item holds.
+template <typename Item, typename RunOf>
+absl::StatusOr<std::vector<std::string>> SerializeRuns(absl::Span<const Item> items,
+                                                       absl::string_view what, RunOf run_of) {
+  std::vector<std::string> data(items.size());
+  for (size_t i = 0; i < items.size(); ++i) {
+    const Run& run = run_of(items[i]);
+    if (run.id().empty()) return absl::InvalidArgumentError(absl::StrCat(what, ": empty run id"));
+    if (!run.SerializeToString(&data[i])) {
       return absl::InternalError(absl::StrCat(what, ": serialize failed"));
     }
   }
   return data;
 }
 
+const Run& Itself(const Run& run) { return run; }
+
+}  // namespace
+
 absl::Status SqliteStore::UpdateRun(const Run& run) {
-  absl::StatusOr<std::vector<std::string>> data = SerializeRuns({run}, "update run");
+  absl::StatusOr<std::vector<std::string>> data = SerializeRuns(absl::MakeConstSpan(&run, 1), "update run", Itself);
   if (!data.ok()) return data.status();
   absl::MutexLock lock(&writer_.mu);
   Connection& conn = *writer_.conn;
@@ -715,7 +725,7 @@ absl::Status SqliteStore::UpdateRun(const Run& run) {
 
 absl::Status SqliteStore::UpdateRuns(const std::vector<Run>& runs) {
   if (runs.empty()) return absl::OkStatus();
-  absl::StatusOr<std::vector<std::string>> data = SerializeRuns(runs, "update runs");
+  absl::StatusOr<std::vector<std::string>> data = SerializeRuns(absl::MakeConstSpan(runs), "update runs", Itself);
   if (!data.ok()) return data.status();
   absl::MutexLock lock(&writer_.mu);
   Connection& conn = *writer_.conn;
@@ -729,19 +739,16 @@ absl::Status SqliteStore::UpdateRuns(const std::vector<Run>& runs) {
 }
 
 absl::StatusOr<std::vector<bool>> SqliteStore::RecordFires(const std::vector<FireRecord>& fires) {
-  std::vector<std::string> data(fires.size());
-  for (size_t i = 0; i < fires.size(); ++i) {
-    if (fires[i].run.id().empty()) return absl::InvalidArgumentError("record fires: empty run id");
-    if (!fires[i].run.SerializeToString(&data[i])) {
-      return absl::InternalError("record fires: serialize failed");
-    }
-  }
+  absl::StatusOr<std::vector<std::string>> data =
+      SerializeRuns(absl::MakeConstSpan(fires), "record fires",
+                    [](const FireRecord& fire) -> const Run& { return fire.run; });
+  if (!data.ok()) return data.status();
   std::vector<bool> stored(fires.size(), false);
   absl::MutexLock lock(&writer_.mu);
   Connection& conn = *writer_.conn;
   absl::Status s = InWriteTransaction(conn, "record fires", [&]() -> absl::Status {
     for (size_t i = 0; i < fires.size(); ++i) {
-      absl::StatusOr<bool> inserted = RecordFireLocked(conn, fires[i], data[i]);
+      absl::StatusOr<bool> inserted = RecordFireLocked(conn, fires[i], (*data)[i]);
       if (!inserted.ok()) return inserted.status();
       stored[i] = *inserted;
     }

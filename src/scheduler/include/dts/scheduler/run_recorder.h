@@ -22,12 +22,13 @@ namespace dts::scheduler {
 // to start a command only once RUNNING is stored, so that a crash can never
 // lead to running it twice) passes `on_durable`. It is called on the
 // recorder's thread once the batch holding the update has been written, with
-// the write's status, and never under a lock: it may call Record() again.
+// the write's status and the run as recorded (so callers need not keep a
+// copy), and never under a lock: it may call Record() again.
 //
 // Thread-safe. The store must outlive the recorder.
 class RunRecorder {
  public:
-  using DurableCallback = absl::AnyInvocable<void(absl::Status) &&>;
+  using DurableCallback = absl::AnyInvocable<void(absl::Status, const Run&) &&>;
 
   explicit RunRecorder(storage::Store* store, size_t max_batch = 1024);
   ~RunRecorder();  // Stop()

@@ -147,4 +147,13 @@ int Serve(const FrontOptions& options, const FrontApis& apis, const sigset_t& si
   return cli::kExitOk;
 }
 
+absl::StatusOr<std::string> ListenAddress(const std::string& flag, const std::string& bind,
+                                          const Settings& settings, const std::string& variable,
+                                          int fallback) {
+  if (!flag.empty()) return flag;
+  absl::StatusOr<int> port = settings.Port(variable, fallback);
+  if (!port.ok()) return port.status();
+  return absl::StrCat(bind, ":", *port);
+}
+
 }  // namespace dts::app

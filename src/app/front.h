@@ -54,6 +54,12 @@ absl::StatusOr<std::string> ReadToken(const std::string& token_file, const std::
 // usage for INVALID_ARGUMENT (the user's to fix), failure otherwise.
 int StartupFailure(cli::Context& ctx, absl::string_view name, const absl::Status& status);
 
+// A listen address: `flag` when set, else <bind>:<port>, the port from
+// `variable` (environment, then .env), else `fallback`.
+absl::StatusOr<std::string> ListenAddress(const std::string& flag, const std::string& bind,
+                                          const Settings& settings, const std::string& variable,
+                                          int fallback);
+
 // Serves the APIs over gRPC and HTTP (with the dashboard) until one of
 // `signals` arrives, then shuts both down. Returns the command's exit code.
 int Serve(const FrontOptions& options, const FrontApis& apis, const sigset_t& signals,

@@ -1,12 +1,70 @@
 #pragma once
 
+#include <memory>
+#include <string>
+
 #include "CLI/CLI.hpp"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "app/config.h"
 #include "dts/cli/cli.h"
+#include "dts/messaging/config.h"
+#include "dts/messaging/producer.h"
+#include "dts/storage/cassandra_store.h"
 
 namespace dts::app {
 
 // Registers the distributed mode's services on the command line:
-// `dts job-service` (so far).
+// `dts job-service`, `dts scheduler-service` and `dts execution-service`.
 void AddServiceCommands(CLI::App& app, cli::Context& ctx);
+
+// Each service's command (services.cc, scheduler_service.cc,
+// execution_service.cc).
+void AddSchedulerService(CLI::App& app, cli::Context& ctx);
+void AddExecutionService(CLI::App& app, cli::Context& ctx);
+
+// The flags every service has: --bind, --grpc-addr, --http-addr, the serve
+// flags and the Cassandra flags.
+struct ServiceFlags {
+  std::string bind = "127.0.0.1";
+  std::string grpc_addr;  // empty: <bind>:$<grpc port variable>
+  std::string http_addr;  // empty: <bind>:$<http port variable>
+  int http_threads = 2;
+  std::string ready_file;
+  std::string token_file;
+  CassandraFlags cassandra;
+};
+
+// Which service: its name ("dts job-service") and its port variables.
+struct ServiceKind {
+  absl::string_view name;
+  absl::string_view grpc_port_variable;
+  int grpc_port;
+  absl::string_view http_port_variable;
+  int http_port;
+};
+
+void AddServiceFlags(CLI::App& cmd, const ServiceKind& kind, ServiceFlags* flags);
+
+// What a service has once its configuration checked out: addresses, token,
+// Kafka and Cassandra settings, the store (schema checked, not migrated: that
+// is `dts migrate`'s), the topics (created when missing) and an idempotent
+// producer whose errors go to ctx.err.
+struct ServiceSetup {
+  Settings settings;
+  std::string grpc_addr;
+  std::string http_addr;
+  std::string token;
+  messaging::KafkaConfig kafka;
+  int shards = 64;
+  storage::CassandraConfig cassandra;
+  std::unique_ptr<storage::CassandraStore> store;
+  std::unique_ptr<messaging::KafkaProducer> producer;
+};
+
+// INVALID_ARGUMENT (a usage error) for bad flags or settings; UNAVAILABLE
+// and others when Kafka or Cassandra cannot be used. For StartupFailure().
+absl::StatusOr<ServiceSetup> SetUpService(const ServiceKind& kind, const ServiceFlags& flags,
+                                          cli::Context& ctx);
 
 }  // namespace dts::app

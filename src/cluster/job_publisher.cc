@@ -47,7 +47,7 @@ void JobPublisher::JobDeleted(const JobId& id, bool cancel_running) {
 
 void JobPublisher::RunCreated(const Job& job, const Run& run) {
   messaging::OutgoingMessage message;
-  message.topic = kRunsTopic;
+  message.topic = messaging::kRunsTopic;
   message.key = job.id();
   message.value = run.SerializeAsString();
   message.partition = PartitionOf(job.id());

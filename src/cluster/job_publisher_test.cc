@@ -6,32 +6,13 @@
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
+#include "cluster/fake_producer.h"
 #include "dts/messaging/admin.h"
 #include "dts/storage/shard.h"
 #include "gtest/gtest.h"
 
 namespace dts::cluster {
 namespace {
-
-class FakeProducer final : public messaging::Producer {
- public:
-  absl::Status fail_with = absl::OkStatus();
-  std::vector<messaging::OutgoingMessage> sent;
-
-  absl::StatusOr<messaging::Delivery> Send(messaging::OutgoingMessage m, absl::Duration) override {
-    sent.push_back(m);
-    return messaging::Delivery{m.topic, m.partition.value_or(0), 0};
-  }
-  void SendAsync(messaging::OutgoingMessage m, messaging::DeliveryCallback done) override {
-    sent.push_back(m);
-    if (!fail_with.ok()) {
-      std::move(done)(fail_with);
-      return;
-    }
-    std::move(done)(messaging::Delivery{m.topic, m.partition.value_or(0), 0});
-  }
-  absl::Status Flush(absl::Duration) override { return absl::OkStatus(); }
-};
 
 constexpr char kJobId[] = "6314b56d-db9e-4989-ba7b-202110a5a458";
 
@@ -76,7 +57,7 @@ TEST(JobPublisherTest, ManualRunGoesToTheRunsTopic) {
   run.set_job_id(kJobId);
   publisher.RunCreated(job, run);
   ASSERT_EQ(producer.sent.size(), 1u);
-  EXPECT_EQ(producer.sent[0].topic, kRunsTopic);
+  EXPECT_EQ(producer.sent[0].topic, messaging::kRunsTopic);
   EXPECT_EQ(producer.sent[0].partition, publisher.PartitionOf(kJobId));
   dts::Run back;
   ASSERT_TRUE(back.ParseFromString(*producer.sent[0].value));

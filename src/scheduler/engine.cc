@@ -231,6 +231,8 @@ absl::StatusOr<int> Engine::FireDue() {
     }
     if (plan.size() == 0) {
       DispatchStaged(clock_->Now());  // recorded in this call and due meanwhile
+      absl::MutexLock lock(&mu_);
+      fired_through_ = now;
       return recorded;
     }
     absl::StatusOr<int> committed = Commit(plan, now);
@@ -299,6 +301,51 @@ absl::Status Engine::Recover() {
     if (page->next_page.empty()) break;
     query.after_id = page->next_page;
   }
+  return RecoverRuns([](const JobId&) { return true; });
+}
+
+absl::Status Engine::Adopt(const std::vector<Job>& jobs,
+                           const std::function<bool(const JobId&)>& owns) {
+  {
+    absl::MutexLock lock(&mu_);
+    for (const Job& job : jobs) Index(job);
+    wake_ = true;  // an adopted job may be due before the current deadline
+    cv_.Signal();
+  }
+  return RecoverRuns(owns);
+}
+
+void Engine::Drop(const std::function<bool(const JobId&)>& drop) {
+  absl::MutexLock fire_lock(&fire_mu_);
+  {
+    absl::MutexLock lock(&mu_);
+    std::vector<JobId> dropped;
+    for (const auto& [id, slot] : slot_by_job_) {
+      if (drop(id)) dropped.push_back(id);
+    }
+    for (const JobId& id : dropped) Unindex(id);
+    for (auto it = staged_.begin(); it != staged_.end();) {
+      std::erase_if(it->second, [&](const Staged& s) { return drop(JobId(s.run.job_id())); });
+      it = it->second.empty() ? staged_.erase(it) : std::next(it);
+    }
+    for (auto it = retries_.begin(); it != retries_.end();) {
+      if (!drop(JobId(it->second.job_id()))) {
+        ++it;
+        continue;
+      }
+      retry_ids_.erase(it->second.id());
+      it = retries_.erase(it);
+    }
+  }
+  dispatcher_->Forget(drop);
+}
+
+absl::Time Engine::fired_through() const {
+  absl::MutexLock lock(&mu_);
+  return fired_through_;
+}
+
+absl::Status Engine::RecoverRuns(const std::function<bool(const JobId&)>& owns) {
   // RUNNING first: the runs dispatched below become RUNNING at once, and
   // must not then be taken for runs the previous process left behind. QUEUED
   // before PENDING for the same reason: a PENDING run dispatched here may be
@@ -312,6 +359,19 @@ absl::Status Engine::Recover() {
       absl::StatusOr<storage::RunPage> page = store_->ListRuns(runs);
       if (!page.ok()) return page.status();
       for (Run& run : page->runs) {
+        if (!owns(JobId(run.job_id()))) continue;
+        if (status == RunStatus::kRunning && !options_.running_runs_died) {
+          absl::StatusOr<Job> job = store_->GetJob(JobId(run.job_id()));
+          if (!job.ok()) continue;
+          {
+            absl::MutexLock lock(&mu_);
+            if (JobState* state = StateOf(JobId(job->id())); state != nullptr) {
+              state->active.push_back(RunId(run.id()));
+            }
+          }
+          dispatcher_->Restore(std::make_shared<const Job>(*std::move(job)), std::move(run));
+          continue;
+        }
         if (status == RunStatus::kRunning) {
           // Its process ended with the previous server; say so.
           run.set_status(std::string(RunStatusName(RunStatus::kFailed)));

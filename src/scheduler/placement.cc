@@ -59,6 +59,7 @@ absl::Status Placement::AddWorker(scheduler::Worker* worker, const allocator::Wo
   {
     absl::MutexLock lock(&mu_);
     if (absl::Status s = allocator_->UpsertWorker(spec); !s.ok()) return s;
+    (void)allocator_->RecordHeartbeat(spec.id);  // a registration is a sign of life
     workers_[spec.id] = worker;
     TakeGranted(allocator_->Schedule(), starts);
   }
@@ -83,10 +84,11 @@ void Placement::Dispatch(std::shared_ptr<const Job> job, Run run) {
 
 void Placement::DispatchLocked(std::shared_ptr<const Job> job, Run run, std::vector<Start>& starts) {
   allocator::PlacementRequest request = RequestFor(*job, run);
-  if (request.resources == allocator::Resources{} && request.constraints.empty() &&
-      !workers_.empty()) {
-    // Holds nothing and may go anywhere: no bookkeeping to do, which keeps a
-    // second's worth of timer runs cheap to hand out.
+  if (options_.fixed_workers && request.resources == allocator::Resources{} &&
+      request.constraints.empty() && !workers_.empty()) {
+    // Holds nothing and may go anywhere (fixed workers never go down): no
+    // bookkeeping to do, which keeps a second's worth of timer runs cheap to
+    // hand out.
     if (placed_.contains(request.run_id)) return;  // redelivered: never twice
     const allocator::Grant grant{request.run_id, request.job_id, workers_.begin()->first, {}};
     starts.push_back(PrepareStart(grant, std::move(job), std::move(run)));
@@ -125,7 +127,7 @@ void Placement::Cancel(const RunId& id) {
       // A withdrawn head of the queue may unblock the runs behind it.
       TakeGranted(allocator_->Schedule(), starts);
     } else if (auto placed = placed_.find(id); placed != placed_.end()) {
-      worker = placed->second;
+      worker = placed->second.worker;
     }
   }
   StartAll(starts);
@@ -135,6 +137,80 @@ void Placement::Cancel(const RunId& id) {
   recorder_->Record(*std::move(withdrawn), [this](absl::Status, const Run& run) {
     if (on_finished_) on_finished_(run);
   });
+}
+
+void Placement::Restore(std::shared_ptr<const Job> job, Run run) {
+  const WorkerId worker_id(run.worker_id());
+  bool known;
+  {
+    absl::MutexLock lock(&mu_);
+    known = workers_.contains(worker_id);
+  }
+  if (!known && options_.on_unknown_worker) options_.on_unknown_worker(worker_id);
+  scheduler::Worker* worker = nullptr;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = workers_.find(worker_id);
+    if (it == workers_.end() || placed_.contains(RunId(run.id()))) return;
+    worker = it->second;
+    const allocator::Grant grant{RunId(run.id()), JobId(job->id()), worker_id,
+                                 allocator::ResourcesFromProto(run.resources())};
+    // Beyond capacity if need be: the run is there.
+    (void)allocator_->Restore(grant);
+    placed_[grant.run_id] = Placed{worker, grant.job_id};
+  }
+  worker->Resume(std::move(job), std::move(run), [this](const Run& r) { Ended(r); });
+}
+
+void Placement::Forget(const std::function<bool(const JobId&)>& owned_elsewhere) {
+  std::vector<std::pair<scheduler::Worker*, RunId>> forgotten;
+  {
+    absl::MutexLock lock(&mu_);
+    for (auto it = waiting_.begin(); it != waiting_.end();) {
+      if (!owned_elsewhere(JobId(it->second.job->id()))) {
+        ++it;
+        continue;
+      }
+      allocator_->Withdraw(it->first);
+      waiting_.erase(it++);
+    }
+    for (auto it = placed_.begin(); it != placed_.end();) {
+      if (!owned_elsewhere(it->second.job_id)) {
+        ++it;
+        continue;
+      }
+      allocator_->Release(it->first);
+      forgotten.emplace_back(it->second.worker, it->first);
+      placed_.erase(it++);
+    }
+  }
+  for (auto& [worker, run] : forgotten) worker->Forget(run);
+}
+
+absl::Status Placement::SetWorkerState(const WorkerId& id, allocator::WorkerState state) {
+  std::vector<Start> starts;
+  {
+    absl::MutexLock lock(&mu_);
+    absl::StatusOr<std::vector<allocator::Grant>> released = allocator_->SetWorkerState(id, state);
+    if (!released.ok()) return released.status();
+    TakeGranted(allocator_->Schedule(), starts);
+  }
+  StartAll(starts);
+  return absl::OkStatus();
+}
+
+void Placement::Redispatch(std::shared_ptr<const Job> job, Run run) {
+  std::vector<Start> starts;
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopped_) return;
+    const RunId id(run.id());
+    placed_.erase(id);
+    allocator_->Release(id);
+    run.clear_worker_id();
+    DispatchLocked(std::move(job), std::move(run), starts);
+  }
+  StartAll(starts);
 }
 
 void Placement::TakeGranted(const std::vector<allocator::Grant>& grants, std::vector<Start>& starts) {
@@ -161,7 +237,7 @@ Placement::Start Placement::PrepareStart(const allocator::Grant& grant,
   run.set_worker_id(grant.worker_id.value());
   *run.mutable_resources() = ResourcesProto(grant.resources);
   run.clear_queue_reason();
-  if (target != nullptr) placed_[grant.run_id] = target;
+  if (target != nullptr) placed_[grant.run_id] = Placed{target, grant.job_id};
   return Start{target, std::move(job), std::move(run), grant.resources};
 }
 

@@ -40,6 +40,17 @@ std::vector<TopicSpec> DtsTopics(int shards, int replication_factor) {
   heartbeats.replication_factor = replication_factor;
   heartbeats.configs = {{"retention.ms", "3600000"}};
   out.push_back(heartbeats);
+  // Keyed by job id on the job's shard, like dts.jobs, and strict about
+  // their partition count: the schedulers' range assignment then gives the
+  // owner of shard s partition s of each (co-partitioning).
+  for (const char* name : {kRunsTopic, kRunEventsTopic}) {
+    TopicSpec spec;
+    spec.name = name;
+    spec.partitions = shards;
+    spec.replication_factor = replication_factor;
+    spec.strict = true;
+    out.push_back(spec);
+  }
   return out;
 }
 

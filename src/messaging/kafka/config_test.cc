@@ -86,7 +86,7 @@ TEST(KafkaConfigTest, ValidateProperty) {
 
 TEST(DtsTopicsTest, JobsIsCompactedAndStrict) {
   std::vector<TopicSpec> topics = DtsTopics(64, 3);
-  ASSERT_EQ(topics.size(), 3u);
+  ASSERT_EQ(topics.size(), 5u);
   EXPECT_EQ(topics[0].name, "dts.jobs");
   EXPECT_EQ(topics[0].partitions, 64);
   EXPECT_EQ(topics[0].replication_factor, 3);
@@ -95,6 +95,13 @@ TEST(DtsTopicsTest, JobsIsCompactedAndStrict) {
   EXPECT_EQ(topics[1].name, "dts.tasks");
   EXPECT_FALSE(topics[1].strict);
   EXPECT_EQ(topics[2].name, "dts.heartbeats");
+  // Co-partitioned with dts.jobs: same count, checked.
+  for (size_t i : {3u, 4u}) {
+    EXPECT_EQ(topics[i].partitions, 64);
+    EXPECT_TRUE(topics[i].strict);
+  }
+  EXPECT_EQ(topics[3].name, "dts.runs");
+  EXPECT_EQ(topics[4].name, "dts.run-events");
 }
 
 TEST(DtsTopicsTest, Shards) {

@@ -214,6 +214,12 @@ struct Cql {
         absl::StrCat("INSERT INTO ", t("jobs_by_shard"), " (shard, id) VALUES (?, ?)");
     delete_job_shard =
         absl::StrCat("DELETE FROM ", t("jobs_by_shard"), " WHERE shard = ? AND id = ?");
+    scan_job_shard = absl::StrCat("SELECT id FROM ", t("jobs_by_shard"), " WHERE shard = ?");
+    save_checkpoint = absl::StrCat("INSERT INTO ", t("shard_checkpoints"),
+                                   " (shard, checkpoint, owner, updated_at) "
+                                   "VALUES (?, ?, ?, toTimestamp(now()))");
+    select_checkpoint = absl::StrCat("SELECT checkpoint, owner FROM ", t("shard_checkpoints"),
+                                     " WHERE shard = ?");
 
     const std::string run_cols = "id, job_id, status, scheduled_time, created_at, data";
     insert_run = absl::StrCat("INSERT INTO ", t("runs"),
@@ -225,6 +231,8 @@ struct Cql {
     select_run = absl::StrCat("SELECT ", run_cols, " FROM ", t("runs"), " WHERE id = ?");
     select_runs = absl::StrCat("SELECT ", run_cols, " FROM ", t("runs"), " WHERE id IN ?");
     claim_run = absl::StrCat("UPDATE ", t("runs"), " SET status = ? WHERE id = ? IF status = ?");
+    transition_run = absl::StrCat("UPDATE ", t("runs"),
+                                  " USING TTL ? SET status = ?, data = ? WHERE id = ? IF status = ?");
     delete_run = absl::StrCat("DELETE FROM ", t("runs"), " WHERE id = ?");
 
     upsert_run_by_job = absl::StrCat("INSERT INTO ", t("runs_by_job"),
@@ -270,8 +278,9 @@ struct Cql {
       fire_job_if_unchanged, fire_job, fire_job_facts, job_last_status;
   std::string insert_job_id, delete_job_id, page_job_ids, count_job_ids, insert_job_status,
       delete_job_status, page_jobs_by_status, count_jobs_by_status, insert_job_shard,
-      delete_job_shard;
-  std::string insert_run, upsert_run, select_run, select_runs, claim_run, delete_run;
+      delete_job_shard, scan_job_shard, save_checkpoint, select_checkpoint;
+  std::string insert_run, upsert_run, select_run, select_runs, claim_run, transition_run,
+      delete_run;
   std::string upsert_run_by_job, set_run_by_job_status, delete_run_by_job, delete_runs_of_job,
       page_runs_by_job, scan_runs_by_job, count_runs_by_job, distinct_run_jobs;
   std::string upsert_run_id, set_run_id_status, delete_run_id, page_run_ids, scan_run_ids,
@@ -452,6 +461,36 @@ class CassandraStore::Impl {
       *next_page = found.back().id();
     }
     *out = std::move(found);
+    return absl::OkStatus();
+  }
+
+  // The job's last_status follows the run of its latest fire: a conditional
+  // update (IF last_run = the run's scheduled time), so a newer fire recorded
+  // meanwhile is not overwritten with an older run's status.
+  absl::Status FollowLastStatus(const std::vector<const Run*>& written) {
+    std::vector<std::string> job_ids;
+    for (const Run* run : written) {
+      if (run->has_scheduled_time() && !run->job_id().empty()) job_ids.push_back(run->job_id());
+    }
+    if (job_ids.empty()) return absl::OkStatus();
+    absl::StatusOr<absl::flat_hash_map<std::string, Job>> jobs = LoadJobs(job_ids);
+    if (!jobs.ok()) return jobs.status();
+    std::map<std::string, const Run*> latest;  // job id -> the last run of its latest fire
+    for (const Run* run : written) {
+      if (!run->has_scheduled_time()) continue;
+      auto job = jobs->find(run->job_id());
+      if (job == jobs->end() || !job->second.has_last_run()) continue;
+      if (Micros(job->second.last_run()) != Micros(run->scheduled_time())) continue;
+      latest[run->job_id()] = run;
+    }
+    for (const auto& [job_id, run] : latest) {
+      if (jobs->at(job_id).last_status() == run->status()) continue;
+      absl::StatusOr<LwtResult> r =
+          Lwt(q().job_last_status,
+              {Value(run->status()), Value(job_id), Value(Micros(run->scheduled_time()))},
+              absl::StrCat("update run ", run->id(), ": job status"));
+      if (!r.ok()) return r.status();
+    }
     return absl::OkStatus();
   }
 
@@ -911,34 +950,7 @@ absl::Status CassandraStore::UpdateRuns(const std::vector<Run>& runs_in) {
     written.push_back(run);
   }
   if (absl::Status s = impl_->WriteBatches(writes, "update runs"); !s.ok()) return s;
-
-  // The job's last_status follows the run of its latest fire: a conditional
-  // update (IF last_run = the run's scheduled time), so a newer fire recorded
-  // meanwhile is not overwritten with an older run's status.
-  std::vector<std::string> job_ids;
-  for (const Run* run : written) {
-    if (run->has_scheduled_time() && !run->job_id().empty()) job_ids.push_back(run->job_id());
-  }
-  if (job_ids.empty()) return absl::OkStatus();
-  absl::StatusOr<absl::flat_hash_map<std::string, Job>> jobs = impl_->LoadJobs(job_ids);
-  if (!jobs.ok()) return jobs.status();
-  std::map<std::string, const Run*> latest;  // job id -> the last run of its latest fire
-  for (const Run* run : written) {
-    if (!run->has_scheduled_time()) continue;
-    auto job = jobs->find(run->job_id());
-    if (job == jobs->end() || !job->second.has_last_run()) continue;
-    if (Micros(job->second.last_run()) != Micros(run->scheduled_time())) continue;
-    latest[run->job_id()] = run;
-  }
-  for (const auto& [job_id, run] : latest) {
-    if (jobs->at(job_id).last_status() == run->status()) continue;
-    absl::StatusOr<LwtResult> r = impl_->Lwt(
-        impl_->q().job_last_status,
-        {Value(run->status()), Value(job_id), Value(Micros(run->scheduled_time()))},
-        absl::StrCat("update run ", run->id(), ": job status"));
-    if (!r.ok()) return r.status();
-  }
-  return absl::OkStatus();
+  return impl_->FollowLastStatus(written);
 }
 
 absl::StatusOr<bool> CassandraStore::ClaimRun(const RunId& id, absl::string_view from,
@@ -984,6 +996,84 @@ absl::StatusOr<bool> CassandraStore::ClaimRun(const RunId& id, absl::string_view
   }
   if (absl::Status s = impl_->WriteBatches(writes, what); !s.ok()) return s;
   return true;
+}
+
+absl::StatusOr<bool> CassandraStore::TransitionRun(const Run& next, absl::string_view from) {
+  if (next.id().empty()) return absl::InvalidArgumentError("transition run: empty id");
+  if (from.empty() || next.status().empty()) {
+    return absl::InvalidArgumentError("transition run: empty status");
+  }
+  const std::string what = absl::StrCat("transition run ", next.id(), " to ", next.status());
+  const std::string to = next.status();
+  std::string data;
+  if (!next.SerializeToString(&data)) return absl::InternalError("transition run: serialize failed");
+  // The entry of the new status first, as in ClaimRun.
+  if (IsActive(to)) {
+    if (absl::Status s = impl_->Write(impl_->q().insert_active,
+                                      {Value(to), Value(next.id()), Value(next.job_id())}, what);
+        !s.ok()) {
+      return s;
+    }
+  }
+  absl::StatusOr<LwtResult> r = impl_->Lwt(impl_->q().transition_run,
+                                           {Value(impl_->TtlFor(to)), Value(to), Value::Blob(data),
+                                            Value(next.id()), Value(std::string(from))},
+                                           what);
+  if (!r.ok()) return r.status();
+  if (!r->applied) {
+    if (IsActive(to) && (!r->existing.has_value() || TextOr(*r->existing, "status") != to)) {
+      (void)impl_->Write(impl_->q().delete_active, {Value(to), Value(next.id())}, what);
+    }
+    if (!r->existing.has_value() || TextOr(*r->existing, "status").empty()) {
+      return absl::NotFoundError(absl::StrCat("run ", next.id(), " not found"));
+    }
+    return false;
+  }
+  std::vector<Batch::Entry> writes;
+  impl_->AddRunIndex(next, impl_->TtlFor(to), &writes);
+  if (IsActive(from) && from != to) {
+    writes.push_back({impl_->q().delete_active, {Value(std::string(from)), Value(next.id())}});
+  }
+  if (absl::Status s = impl_->WriteBatches(writes, what); !s.ok()) return s;
+  if (absl::Status s = impl_->FollowLastStatus({&next}); !s.ok()) return s;
+  return true;
+}
+
+absl::StatusOr<std::vector<Job>> CassandraStore::ListJobsOfShard(int shard) {
+  const std::string what = absl::StrCat("list jobs of shard ", shard);
+  absl::StatusOr<std::vector<Row>> rows =
+      impl_->Read(impl_->q().scan_job_shard, {Value(int32_t{shard})}, what);
+  if (!rows.ok()) return rows.status();
+  std::vector<std::string> ids;
+  for (const Row& row : *rows) ids.push_back(TextOr(row, "id"));
+  absl::StatusOr<absl::flat_hash_map<std::string, Job>> jobs = impl_->LoadJobs(ids);
+  if (!jobs.ok()) return jobs.status();
+  std::vector<Job> out;
+  out.reserve(jobs->size());
+  for (auto& [id, job] : *jobs) out.push_back(std::move(job));
+  std::sort(out.begin(), out.end(), [](const Job& a, const Job& b) { return a.id() < b.id(); });
+  return out;
+}
+
+absl::Status CassandraStore::SaveShardCheckpoint(int shard, absl::Time fired_through,
+                                                 absl::string_view owner) {
+  return impl_->Write(impl_->q().save_checkpoint,
+                      {Value(int32_t{shard}), Value(absl::ToUnixMicros(fired_through)),
+                       Value(std::string(owner))},
+                      absl::StrCat("save checkpoint of shard ", shard));
+}
+
+absl::StatusOr<CassandraStore::ShardCheckpoint> CassandraStore::GetShardCheckpoint(int shard) {
+  absl::StatusOr<std::vector<Row>> rows =
+      impl_->Read(impl_->q().select_checkpoint, {Value(int32_t{shard})},
+                  absl::StrCat("read checkpoint of shard ", shard));
+  if (!rows.ok()) return rows.status();
+  if (rows->empty()) return absl::NotFoundError(absl::StrCat("shard ", shard, " has no checkpoint"));
+  ShardCheckpoint out;
+  out.shard = shard;
+  out.fired_through = absl::FromUnixMicros(Int64Of((*rows)[0], "checkpoint").value_or(0));
+  out.owner = TextOr((*rows)[0], "owner");
+  return out;
 }
 
 absl::StatusOr<std::vector<bool>> CassandraStore::RecordFires(const std::vector<FireRecord>& fires) {

@@ -203,6 +203,55 @@ TEST_F(CassandraStoreTest, ClaimRunFromAnotherStatusOrOfNoRun) {
             absl::StatusCode::kInvalidArgument);
 }
 
+TEST_F(CassandraStoreTest, TransitionRunReplacesTheRecordOnlyFromTheExpectedStatus) {
+  ASSERT_TRUE(store_->CreateRun(MakeRun("run-1", "job-1", "QUEUED")).ok());
+  dts::Run claimed = *store_->GetRun(RunId("run-1"));
+  claimed.set_status("RUNNING");
+  claimed.set_worker_id("worker-a");
+  EXPECT_EQ(store_->TransitionRun(claimed, "PENDING").value(), false);
+  EXPECT_EQ(store_->TransitionRun(claimed, "QUEUED").value(), true);
+  // A second worker's claim of the same delivery loses.
+  dts::Run other = claimed;
+  other.set_worker_id("worker-b");
+  EXPECT_EQ(store_->TransitionRun(other, "QUEUED").value(), false);
+  EXPECT_EQ(store_->GetRun(RunId("run-1"))->worker_id(), "worker-a");
+  // The result lands only while the run is still RUNNING.
+  dts::Run done = claimed;
+  done.set_status("COMPLETED");
+  done.set_result("ok");
+  EXPECT_EQ(store_->TransitionRun(done, "RUNNING").value(), true);
+  dts::Run late = claimed;
+  late.set_status("FAILED");
+  EXPECT_EQ(store_->TransitionRun(late, "RUNNING").value(), false);
+  const dts::Run stored = *store_->GetRun(RunId("run-1"));
+  EXPECT_EQ(stored.status(), "COMPLETED");
+  EXPECT_EQ(stored.result(), "ok");
+  // The active index followed every move.
+  for (const char* status : {"QUEUED", "RUNNING"}) {
+    ListRunsQuery query;
+    query.status = status;
+    EXPECT_EQ(store_->ListRuns(query)->total, 0) << status;
+  }
+  ListRunsQuery completed;
+  completed.job_id = JobId("job-1");
+  completed.status = "COMPLETED";
+  EXPECT_EQ(store_->ListRuns(completed)->total, 1);
+  dts::Run missing = claimed;
+  missing.set_id("nope");
+  EXPECT_EQ(store_->TransitionRun(missing, "QUEUED").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(CassandraStoreTest, ShardCheckpointsRoundTrip) {
+  EXPECT_EQ(store_->GetShardCheckpoint(3).status().code(), absl::StatusCode::kNotFound);
+  const absl::Time t = absl::FromUnixSeconds(1700000000);
+  ASSERT_TRUE(store_->SaveShardCheckpoint(3, t, "scheduler-a").ok());
+  ASSERT_TRUE(store_->SaveShardCheckpoint(3, t + absl::Seconds(1), "scheduler-b").ok());
+  absl::StatusOr<CassandraStore::ShardCheckpoint> checkpoint = store_->GetShardCheckpoint(3);
+  ASSERT_TRUE(checkpoint.ok()) << checkpoint.status();
+  EXPECT_EQ(checkpoint->fired_through, t + absl::Seconds(1));
+  EXPECT_EQ(checkpoint->owner, "scheduler-b");
+}
+
 TEST_F(CassandraStoreTest, TwoProcessesRecordingTheSameFiresStoreEachOnce) {
   // Two stores with their own connections stand for two scheduler
   // processes (a zombie owner and its successor) firing the same times.
@@ -305,7 +354,13 @@ TEST_F(CassandraStoreTest, JobsAreIndexedByShard) {
   ASSERT_TRUE(rows.ok()) << rows.status();
   ASSERT_EQ(rows->size(), 1u);
   EXPECT_EQ((*rows)[0].GetText(0).value(), id);
+  absl::StatusOr<std::vector<Job>> of_shard = store_->ListJobsOfShard(static_cast<int>(shard));
+  ASSERT_TRUE(of_shard.ok()) << of_shard.status();
+  ASSERT_EQ(of_shard->size(), 1u);
+  EXPECT_EQ((*of_shard)[0].id(), id);
+  EXPECT_TRUE(store_->ListJobsOfShard(static_cast<int>((shard + 1) % 64))->empty());
   ASSERT_TRUE(store_->DeleteJob(JobId(id)).ok());
+  EXPECT_TRUE(store_->ListJobsOfShard(static_cast<int>(shard))->empty());
   rows = client().QueryAll(cql::Statement(
       absl::StrCat("SELECT id FROM ", T("jobs_by_shard"), " WHERE shard = ", shard)));
   ASSERT_TRUE(rows.ok()) << rows.status();

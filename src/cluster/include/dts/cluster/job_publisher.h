@@ -10,11 +10,6 @@
 
 namespace dts::cluster {
 
-// Topics of the distributed mode besides the messaging module's own.
-// Manual runs (triggers) made by the job service, for the scheduler that
-// owns the job's shard to dispatch: keyed by job id, partition = shard.
-inline constexpr char kRunsTopic[] = "dts.runs";
-
 // The job service's JobEvents: every stored change of a job goes to the
 // compacted topic dts.jobs, keyed by job id, on partition = shard (the shard
 // a scheduler owns is the dts.jobs partition it is assigned), as the

@@ -36,10 +36,14 @@ struct TopicDescription {
 //   dts.jobs        compacted, keyed by job id, `shards` partitions, strict
 //   dts.tasks       `shards` partitions (runs for workers)
 //   dts.heartbeats  `shards` partitions, 1 h retention
+//   dts.runs        `shards` partitions, strict: manual runs, keyed by job id
+//   dts.run-events  `shards` partitions, strict: ended runs, keyed by job id
 std::vector<TopicSpec> DtsTopics(int shards, int replication_factor);
 inline constexpr char kJobsTopic[] = "dts.jobs";
 inline constexpr char kTasksTopic[] = "dts.tasks";
 inline constexpr char kHeartbeatsTopic[] = "dts.heartbeats";
+inline constexpr char kRunsTopic[] = "dts.runs";
+inline constexpr char kRunEventsTopic[] = "dts.run-events";
 // DTS_SHARDS from `env` (default 64); INVALID_ARGUMENT unless 1..10000.
 absl::StatusOr<int> ShardsFromEnvironment(const std::map<std::string, std::string>& env);
 

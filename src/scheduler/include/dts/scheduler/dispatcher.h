@@ -1,5 +1,6 @@
 #pragma once
 
+#include <functional>
 #include <memory>
 
 #include "dts/model/ids.h"
@@ -16,6 +17,15 @@ class RunDispatcher {
   // changed, and may be kept for as long as the run waits or runs.
   virtual void Dispatch(std::shared_ptr<const Job> job, Run run) = 0;
   virtual void Cancel(const RunId& run) = 0;
+
+  // The distributed mode, where the engine owns some shards' jobs at a time.
+  // Restore: a run found RUNNING on run.worker_id() when the engine took its
+  // job over; follow it until it ends, as if dispatched here. Forget: the
+  // engine no longer owns the jobs for which `owned_elsewhere` holds; let go
+  // of their waiting and running runs without ending them (their next owner
+  // recovers them from storage). Defaults: nothing to follow or forget.
+  virtual void Restore(std::shared_ptr<const Job> /*job*/, Run /*run*/) {}
+  virtual void Forget(const std::function<bool(const JobId&)>& /*owned_elsewhere*/) {}
 };
 
 }  // namespace dts::scheduler

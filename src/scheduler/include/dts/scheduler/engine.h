@@ -44,6 +44,11 @@ struct EngineOptions {
   // instant itself: overlap ALLOW and no starting deadline. Zero: every fire
   // is recorded at its instant.
   absl::Duration lookahead = absl::ZeroDuration();
+  // What a run found RUNNING at recovery means. True (the embedded server):
+  // its process ended with the previous server, so it is marked FAILED (and
+  // retried as the job says). False (the distributed mode): it runs on a
+  // worker that may well be alive, so it goes to RunDispatcher::Restore.
+  bool running_runs_died = true;
   // Multiplies each retry delay; returns a factor in [0.8, 1.2) by default.
   // Tests set a constant.
   std::function<double()> jitter;
@@ -74,6 +79,19 @@ class Engine final : public JobEvents {
   // are dispatched again and runs left RUNNING are marked FAILED. Missed
   // times are then handled by the misfire policy on the first FireDue().
   absl::Status Recover();
+  // The distributed mode's Recover() for part of the jobs: indexes `jobs`
+  // (one or more shards' worth, resuming from their persisted next_run) and
+  // recovers the active runs of the jobs for which `owns` holds.
+  absl::Status Adopt(const std::vector<Job>& jobs, const std::function<bool(const JobId&)>& owns);
+  // Stops owning the jobs for which `drop` holds: unindexes them and drops
+  // their runs recorded ahead and their retries waiting for a backoff
+  // (all stored: the next owner recovers them), then RunDispatcher::Forget.
+  // Waits for a FireDue() in progress, so that once it returns no fire of
+  // those jobs is recorded or dispatched here.
+  void Drop(const std::function<bool(const JobId&)>& drop);
+  // Every fire due up to this instant has been recorded (the start of the
+  // last FireDue() that completed); InfinitePast before the first.
+  absl::Time fired_through() const;
   // Records and dispatches every fire due at clock->Now(). Returns how many
   // runs were newly recorded.
   absl::StatusOr<int> FireDue();
@@ -156,6 +174,8 @@ class Engine final : public JobEvents {
   Run NewRun(const JobState& state, absl::Time scheduled, RunStatus status, Trigger trigger,
              absl::Time now) const;
   void Loop();
+  // Recover()'s and Adopt()'s handling of stored active runs.
+  absl::Status RecoverRuns(const std::function<bool(const JobId&)>& owns);
   // Starts the retries that are due; part of FireDue().
   void StartDueRetries(absl::Time now);
   void QueueRetry(const Run& run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -179,6 +199,7 @@ class Engine final : public JobEvents {
   std::map<absl::Time, std::vector<Staged>> staged_ ABSL_GUARDED_BY(mu_);
   absl::BitGen bitgen_ ABSL_GUARDED_BY(mu_);
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Time fired_through_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   bool wake_ ABSL_GUARDED_BY(mu_) = false;
   absl::CondVar cv_;
   // Serialises FireDue() between the thread and direct callers.

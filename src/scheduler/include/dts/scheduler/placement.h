@@ -31,12 +31,16 @@ class Placement final : public RunDispatcher, public ClusterView {
     // is refused up front (CheckPlaceable). Where workers come and go, it is
     // accepted and waits as unschedulable.
     bool fixed_workers = true;
+    // Where workers come and go: called (without Placement's lock) for a
+    // run restored on a worker not registered yet; it may AddWorker() it.
+    std::function<void(const WorkerId&)> on_unknown_worker;
   };
 
   Placement(allocator::Allocator* allocator, RunRecorder* recorder, const Clock* clock,
             Options options);
 
-  // Registers a worker under spec.id (which must equal worker->id()).
+  // Registers a worker under spec.id (which must equal worker->id()), or
+  // updates its labels and capacity (a heartbeat).
   absl::Status AddWorker(scheduler::Worker* worker, const allocator::WorkerSpec& spec);
   // Receives each run's final record after it is stored (the engine's
   // RunFinished). Set before the first Dispatch().
@@ -49,9 +53,20 @@ class Placement final : public RunDispatcher, public ClusterView {
   // at shutdown before the executor stops.
   void Stop();
 
+  // The allocator's state of a registered worker (DRAINING: no new runs;
+  // DOWN: none, and its allocations are released; the caller handles its
+  // runs). NOT_FOUND for an unknown worker.
+  absl::Status SetWorkerState(const WorkerId& id, allocator::WorkerState state);
+  // Takes a run back from the worker it was started on, which never began
+  // it (the worker went away before claiming it), and places it again. Its
+  // `ended` is not called.
+  void Redispatch(std::shared_ptr<const Job> job, Run run);
+
   // RunDispatcher
   void Dispatch(std::shared_ptr<const Job> job, Run run) override;
   void Cancel(const RunId& run) override;
+  void Restore(std::shared_ptr<const Job> job, Run run) override;
+  void Forget(const std::function<bool(const JobId&)>& owned_elsewhere) override;
 
   // ClusterView
   std::vector<v1::WorkerResponse> Workers() const override;
@@ -92,8 +107,12 @@ class Placement final : public RunDispatcher, public ClusterView {
   mutable absl::Mutex mu_;
   absl::flat_hash_map<WorkerId, scheduler::Worker*> workers_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<RunId, Waiting> waiting_ ABSL_GUARDED_BY(mu_);
-  // Runs started on a worker and not yet ended.
-  absl::flat_hash_map<RunId, scheduler::Worker*> placed_ ABSL_GUARDED_BY(mu_);
+  // Runs started on a worker and not yet ended, with their job's id.
+  struct Placed {
+    scheduler::Worker* worker;
+    JobId job_id;
+  };
+  absl::flat_hash_map<RunId, Placed> placed_ ABSL_GUARDED_BY(mu_);
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;
 };
 

@@ -27,6 +27,16 @@ class Worker {
                      RunEnded ended) = 0;
   // Stops a run started here; it still ends through its `ended`.
   virtual void Cancel(const RunId& run) = 0;
+  // A run already RUNNING here, which this process did not start (the
+  // distributed mode: its scheduler took the job over from another one).
+  // `ended` as for Start(). Default: a worker that cannot follow a run it
+  // did not start reports it ended as it is.
+  virtual void Resume(std::shared_ptr<const Job> /*job*/, Run run, RunEnded ended) {
+    std::move(ended)(run);
+  }
+  // Stop reporting the end of `run`: its job is no longer this process's
+  // (its `ended` is dropped without a call). Default: nothing kept.
+  virtual void Forget(const RunId& /*run*/) {}
   // What this worker enforces of its grants.
   virtual v1::Enforcement enforcement() const = 0;
 };

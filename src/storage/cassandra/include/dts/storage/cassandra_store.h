@@ -76,6 +76,27 @@ class CassandraStore final : public Store {
   // Changes only the status (and the indexes that follow it), not the job's
   // last_status; a worker records the outcome later with UpdateRun.
   absl::StatusOr<bool> ClaimRun(const RunId& id, absl::string_view from, absl::string_view to);
+  // ClaimRun that also replaces the stored record with `next` (whose status
+  // is the new status): a worker's claim records its worker id and start
+  // time with the move to RUNNING, and its result moves RUNNING to a final
+  // status only if nobody failed the run over meanwhile. The indexes and the
+  // job's last_status follow as for UpdateRun. False when the stored status
+  // is not `from`; NOT_FOUND when there is no such run.
+  absl::StatusOr<bool> TransitionRun(const Run& next, absl::string_view from);
+
+  // Every job of `shard` (jobs_by_shard, Options::shard_count), by id: what
+  // a scheduler instance loads when it is assigned the shard.
+  absl::StatusOr<std::vector<Job>> ListJobsOfShard(int shard);
+  // Records that `owner` has recorded every fire of `shard` due up to
+  // `fired_through` (shard_checkpoints).
+  absl::Status SaveShardCheckpoint(int shard, absl::Time fired_through, absl::string_view owner);
+  struct ShardCheckpoint {
+    int shard = 0;
+    absl::Time fired_through;
+    std::string owner;
+  };
+  // NOT_FOUND when the shard has none yet.
+  absl::StatusOr<ShardCheckpoint> GetShardCheckpoint(int shard);
 
   const std::string& keyspace() const { return keyspace_; }
 

@@ -4,6 +4,7 @@
 #include "dts/scheduler/engine.h"
 
 #include <functional>
+#include <set>
 #include <vector>
 
 #include "absl/strings/str_format.h"
@@ -47,11 +48,29 @@ class RecordingDispatcher final : public RunDispatcher {
     absl::MutexLock l(&mu_);
     return cancelled_;
   }
+  void Restore(std::shared_ptr<const Job>, dts::Run run) override {
+    absl::MutexLock l(&mu_);
+    restored_.push_back(run);
+  }
+  void Forget(const std::function<bool(const JobId&)>& owned_elsewhere) override {
+    absl::MutexLock l(&mu_);
+    forgot_ = owned_elsewhere;
+  }
+  std::vector<dts::Run> restored() {
+    absl::MutexLock l(&mu_);
+    return restored_;
+  }
+  bool Forgot(const JobId& job) {
+    absl::MutexLock l(&mu_);
+    return forgot_ && forgot_(job);
+  }
 
  private:
   absl::Mutex mu_;
   std::vector<dts::Run> dispatched_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> cancelled_ ABSL_GUARDED_BY(mu_);
+  std::vector<dts::Run> restored_ ABSL_GUARDED_BY(mu_);
+  std::function<bool(const JobId&)> forgot_ ABSL_GUARDED_BY(mu_);
 };
 
 constexpr char kJob[] = "6314b56d-db9e-4989-ba7b-202110a5a458";
@@ -205,6 +224,47 @@ TEST_F(EngineTest, RestartNeitherLosesNorDoubles) {
   clock_.Advance(absl::Minutes(1));
   EXPECT_EQ(Fire(), 1);
   EXPECT_EQ(RunsOf(kJob).size(), 2u);
+}
+
+TEST_F(EngineTest, ShardHandOverNeitherLosesNorDoublesAndFollowsRunningRuns) {
+  // Two engines on one store stand for two scheduler instances; kJob's
+  // shard moves from the first to the second while the second was slow to
+  // take it (three minutes), and kJob2 stays.
+  AddJob(kJob, "* * * * *", "UTC", "RUN_ALL");
+  AddJob(kJob2, "* * * * *");
+  clock_.Advance(absl::Minutes(1));
+  EXPECT_EQ(Fire(), 2);
+  dts::Run running = RunsOf(kJob)[0];
+  running.set_status("RUNNING");
+  running.set_worker_id("w1");
+  ASSERT_TRUE(store_->UpdateRun(running).ok());
+
+  auto is_kjob = [](const JobId& id) { return id.value() == kJob; };
+  engine_->Drop(is_kjob);
+  EXPECT_EQ(engine_->indexed_jobs(), 1u);
+  EXPECT_TRUE(dispatcher_->Forgot(JobId(kJob)));
+  EXPECT_FALSE(dispatcher_->Forgot(JobId(kJob2)));
+
+  clock_.Advance(absl::Minutes(3));
+  EXPECT_EQ(Fire(), 1);  // kJob2's catch-up only
+  RecordingDispatcher next_dispatcher;
+  EngineOptions options;
+  options.running_runs_died = false;  // it runs on a worker
+  Engine next(store_.get(), &clock_, &next_dispatcher, options);
+  ASSERT_TRUE(next.Adopt({store_->GetJob(JobId(kJob)).value()}, is_kjob).ok());
+  ASSERT_EQ(next_dispatcher.restored().size(), 1u);
+  EXPECT_EQ(next_dispatcher.restored()[0].id(), running.id());
+  EXPECT_EQ(next.FireDue().value(), 3);  // RUN_ALL: 00:02, 00:03 and 00:04
+  EXPECT_EQ(next.FireDue().value(), 0);
+  EXPECT_EQ(Fire(), 0);
+
+  std::set<absl::Time> times;
+  for (const dts::Run& run : RunsOf(kJob)) {
+    EXPECT_TRUE(times.insert(FromProto(run.scheduled_time())).second) << "doubled: " << run.id();
+  }
+  EXPECT_EQ(times.size(), 4u);
+  EXPECT_EQ(store_->GetRun(RunId(running.id()))->status(), "RUNNING");  // not failed
+  EXPECT_GE(next.fired_through(), clock_.Now());
 }
 
 TEST_F(EngineTest, StaleNextRunCannotDoubleARun) {

@@ -113,6 +113,7 @@ int RunSchedulerService(const SchedulerFlags& flags, cli::Context& ctx) {
   scheduler::Placement placement(
       allocator->get(), &recorder, ctx.clock,
       {.fixed_workers = false,
+       .record_queued = false,
        .on_unknown_worker = [&fleet_ptr](const WorkerId& id) { fleet_ptr->EnsureWorker(id); }});
   cluster::WorkerFleet fleet(&placement, &cluster_store, setup->producer.get(), ctx.clock,
                              {.scheduler_id = instance_id,

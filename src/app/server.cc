@@ -131,7 +131,7 @@ int RunServer(const ServerOptions& opts, cli::Context& ctx) {
     return cli::kExitFailure;
   }
   scheduler::RunRecorder recorder(store->get());
-  scheduler::Placement placement(allocator->get(), &recorder, ctx.clock, {.fixed_workers = true, .on_unknown_worker = nullptr});
+  scheduler::Placement placement(allocator->get(), &recorder, ctx.clock, {.fixed_workers = true, .record_queued = true, .on_unknown_worker = nullptr});
   execution::LocalWorker worker(worker_spec->id, executor->get(), &recorder, ctx.clock);
   if (absl::Status s = placement.AddWorker(&worker, *worker_spec); !s.ok()) {
     *ctx.err << "dts server: " << s.message() << "\n";

@@ -71,6 +71,7 @@ class WorkerFleetTest : public ::testing::Test {
     placement_ = std::make_unique<scheduler::Placement>(
         allocator_.get(), recorder_.get(), &clock_,
         scheduler::Placement::Options{.fixed_workers = false,
+                                      .record_queued = false,
                                       .on_unknown_worker = [this](const WorkerId& id) {
                                         fleet_->EnsureWorker(id);
                                       }});
@@ -182,6 +183,9 @@ TEST_F(WorkerFleetTest, AWorkerWithoutPartitionsTakesNoRuns) {
   Dispatch("run-1");
   EXPECT_TRUE(producer_.sent.empty());
   EXPECT_EQ(placement_->Queue().size(), 1u);
+  // Waiting, but PENDING in storage: the status a worker's claim starts from.
+  recorder_->Flush();
+  EXPECT_EQ(store_->GetRun(RunId("run-1"))->status(), "PENDING");
   // Once it has a partition, the waiting run goes to it.
   fleet_->OnHeartbeat(Heartbeat("w1", {0}));
   EXPECT_EQ(producer_.sent.size(), 1u);

@@ -104,9 +104,11 @@ void Placement::DispatchLocked(std::shared_ptr<const Job> job, Run run, std::vec
     starts.push_back(PrepareStart(**grant, std::move(job), std::move(run)));
     return;
   }
-  run.set_status(std::string(RunStatusName(RunStatus::kQueued)));
-  run.set_queue_reason("waiting for a worker with free capacity (see GET /v1/scheduler/queue)");
-  recorder_->Record(run);
+  if (options_.record_queued) {
+    run.set_status(std::string(RunStatusName(RunStatus::kQueued)));
+    run.set_queue_reason("waiting for a worker with free capacity (see GET /v1/scheduler/queue)");
+    recorder_->Record(run);
+  }
   const RunId id(run.id());
   waiting_.insert_or_assign(id, Waiting{std::move(job), std::move(run)});
   // The allocator's contract: a Submit that queued may let the queue move

@@ -16,7 +16,15 @@ from conftest import DTS
 
 ROOT = Path(__file__).resolve().parents[2]
 # Seed defaults (../shared/SEED.md) that the code must use too.
-DEFAULT_PORTS = {"JOB_SERVICE_GRPC_PORT": 50054, "JOB_SERVICE_HTTP_PORT": 8080}
+DEFAULT_PORTS = {
+    "JOB_SERVICE_GRPC_PORT": 50054,
+    "JOB_SERVICE_HTTP_PORT": 8080,
+    "SCHEDULER_SERVICE_GRPC_PORT": 50052,
+    "SCHEDULER_SERVICE_HTTP_PORT": 8081,
+    # Ours (the seed has no execution service ports).
+    "EXECUTION_SERVICE_GRPC_PORT": 50056,
+    "EXECUTION_SERVICE_HTTP_PORT": 8082,
+}
 
 
 def source_text():
@@ -51,7 +59,8 @@ def dts_services():
 
 def test_compose_runs_existing_commands_with_accepted_flags():
     services = dts_services()
-    assert {"migrate", "job-service"} <= set(services), services.keys()
+    assert {"migrate", "job-service", "scheduler-service", "execution-service"} <= set(services), (
+        services.keys())
     for name, svc in services.items():
         command = svc["command"]
         text = help_of(command[0])
@@ -65,14 +74,20 @@ def test_compose_gives_only_variables_the_code_reads():
             assert read_by_code(var), f"{name}: {var} is not read by the code"
 
 
+SERVICE_OF_PORT = {"JOB": "job-service", "SCHEDULER": "scheduler-service",
+                   "EXECUTION": "execution-service"}
+
+
 def test_compose_ports_are_the_code_defaults():
-    svc = dts_services()["job-service"]
-    text = help_of("job-service")
-    published = " ".join(svc["ports"]) + " " + " ".join(map(str, svc["environment"].values()))
+    services = dts_services()
     for var, port in DEFAULT_PORTS.items():
+        name = SERVICE_OF_PORT[var.split("_")[0]]
+        svc = services[name]
+        published = " ".join(svc["ports"]) + " " + " ".join(map(str, svc["environment"].values()))
         defaults = re.findall(r"\$\{" + var + r":-(\d+)\}", published)
-        assert defaults and set(defaults) == {str(port)}, (var, defaults)
+        assert defaults and set(defaults) == {str(port)}, (name, var, defaults)
         assert f"${{{var}:-{port}}}:${{{var}:-{port}}}" in svc["ports"], (var, svc["ports"])
+        text = help_of(name)
         assert f"{var}, {port}" in text, (var, text)  # the flag help states the default
 
 

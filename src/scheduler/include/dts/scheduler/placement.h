@@ -31,6 +31,12 @@ class Placement final : public RunDispatcher, public ClusterView {
     // is refused up front (CheckPlaceable). Where workers come and go, it is
     // accepted and waits as unschedulable.
     bool fixed_workers = true;
+    // Whether a run that must wait is recorded QUEUED. The distributed mode
+    // says no: a worker claims a run with a conditional update from its
+    // stored status, which a QUEUED write still on its way could overwrite;
+    // there the run stays PENDING in storage (recovered as such by the
+    // shard's next owner) and GET /v1/scheduler/queue shows it waiting.
+    bool record_queued = true;
     // Where workers come and go: called (without Placement's lock) for a
     // run restored on a worker not registered yet; it may AddWorker() it.
     std::function<void(const WorkerId&)> on_unknown_worker;

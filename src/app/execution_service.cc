@@ -87,10 +87,13 @@ int RunExecutionService(const ExecutionFlags& flags, cli::Context& ctx) {
   absl::StatusOr<ServiceSetup> setup = SetUpService(kExecutionService, flags.service, ctx);
   if (!setup.ok()) return StartupFailure(ctx, name, setup.status());
 
+  absl::StatusOr<std::string> absolute_dir = AbsolutePath("--data-dir", flags.data_dir);
+  if (!absolute_dir.ok()) return StartupFailure(ctx, name, absolute_dir.status());
+  const std::filesystem::path data_dir(*absolute_dir);
   execution::ExecutorOptions executor_options;
-  executor_options.scratch_root = absl::StrCat(flags.data_dir, "/scratch");
+  executor_options.scratch_root = (data_dir / "scratch").string();
   // Kills, at startup, the process groups of commands a crashed worker left.
-  executor_options.group_record_dir = absl::StrCat(flags.data_dir, "/process-groups");
+  executor_options.group_record_dir = (data_dir / "process-groups").string();
   executor_options.kafka_publish = messaging::MakeKafkaPublish(setup->producer.get());
   absl::StatusOr<std::unique_ptr<execution::Executor>> executor =
       execution::CreateLocalExecutor(ctx.clock, executor_options);

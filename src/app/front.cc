@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 
@@ -154,6 +155,15 @@ absl::StatusOr<std::string> ListenAddress(const std::string& flag, const std::st
   absl::StatusOr<int> port = settings.Port(variable, fallback);
   if (!port.ok()) return port.status();
   return absl::StrCat(bind, ":", *port);
+}
+
+absl::StatusOr<std::string> AbsolutePath(absl::string_view flag, const std::string& path) {
+  std::error_code error;
+  const std::filesystem::path absolute = std::filesystem::absolute(path, error).lexically_normal();
+  if (error) {
+    return absl::FailedPreconditionError(absl::StrCat(flag, " ", path, ": ", error.message()));
+  }
+  return absolute.string();
 }
 
 }  // namespace dts::app

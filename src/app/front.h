@@ -60,6 +60,11 @@ absl::StatusOr<std::string> ListenAddress(const std::string& flag, const std::st
                                           const Settings& settings, const std::string& variable,
                                           int fallback);
 
+// `path` made absolute (the executor runs commands in other directories,
+// so its scratch and record directories must not depend on the working
+// directory). FAILED_PRECONDITION naming `flag` when that fails.
+absl::StatusOr<std::string> AbsolutePath(absl::string_view flag, const std::string& path);
+
 // Serves the APIs over gRPC and HTTP (with the dashboard) until one of
 // `signals` arrives, then shuts both down. Returns the command's exit code.
 int Serve(const FrontOptions& options, const FrontApis& apis, const sigset_t& signals,

@@ -120,10 +120,12 @@ int RunServer(const ServerOptions& opts, cli::Context& ctx) {
   for (const absl::Status& s : {worker_spec.status(), allocator.status()}) {
     if (!s.ok()) return StartupFailure(ctx, kName, s);
   }
+  absl::StatusOr<std::string> data_dir = AbsolutePath("--data-dir", opts.data_dir);
+  if (!data_dir.ok()) return StartupFailure(ctx, kName, data_dir.status());
   execution::ExecutorOptions executor_options;
-  executor_options.scratch_root = absl::StrCat(opts.data_dir, "/scratch");
+  executor_options.scratch_root = absl::StrCat(*data_dir, "/scratch");
   // Kills, at startup, the process groups of commands a crashed server left.
-  executor_options.group_record_dir = absl::StrCat(opts.data_dir, "/process-groups");
+  executor_options.group_record_dir = absl::StrCat(*data_dir, "/process-groups");
   absl::StatusOr<std::unique_ptr<execution::Executor>> executor =
       execution::CreateLocalExecutor(ctx.clock, executor_options);
   if (!executor.ok()) {

@@ -178,10 +178,7 @@ absl::Status WorkerAgent::OnTask(const messaging::ConsumedMessage& message) {
     // Draining: the consumer is being closed; what arrives now stays
     // uncommitted and goes to the partition's next owner.
     if (state_ != allocator::WorkerState::kReady) return absl::OkStatus();
-    Tracker& tracker = trackers_[message.topic_partition()];
-    if (tracker.generation == 0) tracker.generation = next_generation_++;
-    tracker.offsets.Begin(message.offset);
-    const Delivery delivery{message.topic_partition(), message.offset, tracker.generation};
+    const Delivery delivery = BeginDelivery(message);
     v1::TaskMessage task;
     if (!message.value || !task.ParseFromString(*message.value) || task.run().id().empty()) {
       // Redelivering it would not make it readable.
@@ -199,6 +196,15 @@ absl::Status WorkerAgent::OnTask(const messaging::ConsumedMessage& message) {
   }
   if (cancel) executor_->Cancel(*cancel);
   return absl::OkStatus();
+}
+
+WorkerAgent::Delivery WorkerAgent::BeginDelivery(const messaging::ConsumedMessage& message) {
+  Tracker& tracker = trackers_[message.topic_partition()];
+  if (tracker.generation == 0) tracker.generation = next_generation_++;
+  tracker.offsets.Begin(message.offset);
+  return Delivery{.partition = message.topic_partition(),
+                  .offset = message.offset,
+                  .generation = tracker.generation};
 }
 
 void WorkerAgent::AcceptStart(v1::TaskMessage task, const Delivery& delivery) {
@@ -371,6 +377,7 @@ void WorkerAgent::Claim(const RunId& id) {
   running.clear_end_time();
   running.clear_queue_reason();
   const absl::StatusOr<bool> claimed = Transition(running, task.run().status());
+  if (claimed.ok() && !*claimed) ReportSkipped(task.run());
   bool cancel_requested = false;
   {
     absl::MutexLock lock(&mu_);
@@ -401,6 +408,16 @@ void WorkerAgent::Claim(const RunId& id) {
     return;
   }
   Launch(id, task);
+}
+
+void WorkerAgent::ReportSkipped(const Run& placed) {
+  // Normal for a redelivered task; anything else is worth a look.
+  absl::StatusOr<Run> stored = store_->GetRun(RunId(placed.id()));
+  const std::string now = stored.ok() ? absl::StrCat(stored->status(), " on worker \"",
+                                                     stored->worker_id(), "\"")
+                                      : std::string(stored.status().message());
+  Report(absl::FailedPreconditionError(absl::StrCat("run ", placed.id(), ": task skipped, the run is ",
+                                                    now, ", not ", placed.status())));
 }
 
 void WorkerAgent::Launch(const RunId& id, const v1::TaskMessage& task) {
@@ -474,6 +491,7 @@ void WorkerAgent::CompleteWithoutExecutor(const RunId& id, const v1::TaskMessage
   done.clear_queue_reason();
   const absl::StatusOr<bool> completed = Transition(done, task.run().status());
   if (completed.ok() && *completed) PublishEnded(done);
+  if (completed.ok() && !*completed) ReportSkipped(task.run());
   absl::MutexLock lock(&mu_);
   if (!completed.ok()) {
     Report(absl::Status(completed.status().code(),
@@ -671,24 +689,42 @@ bool WorkerAgent::AwaitFor(const std::function<bool()>& done, absl::Duration tim
 }
 
 void WorkerAgent::Shutdown() {
-  {
-    absl::MutexLock lock(&mu_);
-    if (shutdown_started_) {
-      mu_.Await(absl::Condition(&shutdown_done_));
-      return;
-    }
-    shutdown_started_ = true;
-    if (consumer_ == nullptr) {  // never started
-      shutdown_done_ = true;
-      return;
-    }
-    state_ = allocator::WorkerState::kDraining;
-    Changed();
-  }
+  if (!BeginShutdown()) return;
   SendHeartbeatNow();  // schedulers stop placing runs here
   // Leaves the group: OnRevoked drops the waiting runs, whose tasks stay
   // uncommitted and go to the partitions' next owners.
   consumer_owner_->Close();
+  DrainRuns();
+  dispatcher_.join();
+  {
+    absl::MutexLock lock(&mu_);
+    state_ = allocator::WorkerState::kDown;
+    stop_heartbeats_ = true;
+  }
+  heartbeater_.join();
+  SendHeartbeatNow();
+  if (absl::Status s = producer_->Flush(kFlushTimeout); !s.ok()) Report(s);
+  absl::MutexLock lock(&mu_);
+  shutdown_done_ = true;
+}
+
+bool WorkerAgent::BeginShutdown() {
+  absl::MutexLock lock(&mu_);
+  if (shutdown_started_) {
+    mu_.Await(absl::Condition(&shutdown_done_));
+    return false;
+  }
+  shutdown_started_ = true;
+  if (consumer_ == nullptr) {  // never started
+    shutdown_done_ = true;
+    return false;
+  }
+  state_ = allocator::WorkerState::kDraining;
+  Changed();
+  return true;
+}
+
+void WorkerAgent::DrainRuns() {
   std::vector<RunId> to_stop;
   {
     absl::MutexLock lock(&mu_);
@@ -703,31 +739,18 @@ void WorkerAgent::Shutdown() {
     }
   }
   for (const RunId& id : to_stop) executor_->Cancel(id);
-  {
-    absl::MutexLock lock(&mu_);
-    auto drained = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return held_.empty(); };
-    if (!AwaitFor(drained, options_.finish_timeout)) {
-      Report(absl::DeadlineExceededError(
-          absl::StrCat(held_.size(), " runs not recorded by the end of the drain; their writes are "
-                                     "abandoned and the schedulers will fail them over")));
-    }
-    abandon_ = true;
-    stop_dispatch_ = true;
-    // Every executor callback returns (cancelled runs end within the
-    // executor's kill grace), so none runs after the agent is gone.
-    mu_.Await(absl::Condition(&drained));
-  }
-  dispatcher_.join();
-  {
-    absl::MutexLock lock(&mu_);
-    state_ = allocator::WorkerState::kDown;
-    stop_heartbeats_ = true;
-  }
-  heartbeater_.join();
-  SendHeartbeatNow();
-  if (absl::Status s = producer_->Flush(kFlushTimeout); !s.ok()) Report(s);
   absl::MutexLock lock(&mu_);
-  shutdown_done_ = true;
+  auto drained = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return held_.empty(); };
+  if (!AwaitFor(drained, options_.finish_timeout)) {
+    Report(absl::DeadlineExceededError(
+        absl::StrCat(held_.size(), " runs not recorded by the end of the drain; their writes are "
+                                   "abandoned and the schedulers will fail them over")));
+  }
+  abandon_ = true;
+  stop_dispatch_ = true;
+  // Every executor callback returns (cancelled runs end within the
+  // executor's kill grace), so none runs after the agent is gone.
+  mu_.Await(absl::Condition(&drained));
 }
 
 }  // namespace dts::cluster

@@ -34,16 +34,17 @@ def _worker_defaults(extra_args):
 class Server:
     """A running `dts server`. Stops it (SIGTERM) on stop()."""
 
-    def __init__(self, data_dir, extra_args=(), env=None):
+    def __init__(self, data_dir, extra_args=(), env=None, cwd=None):
         self.data_dir = str(data_dir)
-        self.ready_file = os.path.join(self.data_dir, "..", f"ready-{os.getpid()}-{time.monotonic_ns()}.json")
+        self.ready_file = os.path.join(cwd or "", self.data_dir, "..",
+                                       f"ready-{os.getpid()}-{time.monotonic_ns()}.json")
         self.ready_file = os.path.abspath(self.ready_file)
         self.log = tempfile.NamedTemporaryFile(prefix="dts-server-", suffix=".log", delete=False)
         args = [DTS, "server", "--data-dir", self.data_dir, "--grpc-addr", "127.0.0.1:0",
                 "--http-addr", "127.0.0.1:0", "--ready-file", self.ready_file,
                 *_worker_defaults(extra_args), *extra_args]
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT,
-                                     env={**os.environ, **(env or {})})
+                                     env={**os.environ, **(env or {})}, cwd=cwd)
         deadline = time.monotonic() + 60
         while not os.path.exists(self.ready_file):
             if self.proc.poll() is not None:

@@ -563,3 +563,17 @@ def test_restart_after_a_crash_kills_what_the_run_left_behind(data_dir):
             except ProcessLookupError:
                 pass
     assert not left, f"processes of the interrupted run still running: {left}"
+
+
+def test_a_relative_data_dir_runs_commands(tmp_path):
+    # `make run` starts `dts server --data-dir ./dts-data`: the executor's
+    # scratch and process-group directories must still be absolute.
+    server = Server("./dts-data", cwd=str(tmp_path))
+    try:
+        job_id = create_job(server, cron_expression=EVERY_SECOND,
+                            executor={"command": {"argv": ["/bin/sh", "-c", "pwd"]}})
+        run = first_finished_run(server, job_id)
+        assert run["status"] == "COMPLETED", run
+        assert (tmp_path / "dts-data" / "scratch").is_dir()
+    finally:
+        server.stop()

@@ -90,8 +90,11 @@ class PartitionOffsets {
 // - the executor's callback threads: record and publish each outcome
 //   (storage retries happen there);
 // - the producer's poll thread runs the delivery callbacks (they only log).
-// Every public method is thread-safe. One mutex guards the tables; no storage,
-// Kafka or executor call is made while it is held.
+// Every public method is thread-safe. One mutex guards the tables; no storage
+// call, Kafka send or executor call is made while it is held (only the
+// consumer's MarkDurable, which is local bookkeeping).
+// Waits (heartbeat interval, drain, retry backoff) are real time: they pace
+// work, they date nothing; times in records come from the Clock.
 class WorkerAgent {
  public:
   struct Options {
@@ -118,7 +121,7 @@ class WorkerAgent {
     std::string run_events_topic = messaging::kRunEventsTopic;
     std::string group_id = "dts-workers";
     // Problems that do not stop the worker (storage retries, dropped
-    // results, Kafka errors), for the log. Any thread, possibly while the
+    // results, skipped tasks, Kafka errors), for the log. Any thread, possibly while the
     // agent holds its lock: it must not call the agent. Unset: ignored.
     std::function<void(const absl::Status&)> on_error;
   };
@@ -191,6 +194,9 @@ class WorkerAgent {
   absl::Status OnTask(const messaging::ConsumedMessage& message);
   void OnAssigned(const std::vector<messaging::TopicPartition>& partitions);
   void OnRevoked(const std::vector<messaging::TopicPartition>& partitions, bool lost);
+  // Records the message as in flight in its partition's tracker.
+  Delivery BeginDelivery(const messaging::ConsumedMessage& message)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void AcceptStart(v1::TaskMessage task, const Delivery& delivery)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Returns the run to Executor::Cancel, if any.
@@ -207,6 +213,8 @@ class WorkerAgent {
   void CompleteWithoutExecutor(const RunId& id, const v1::TaskMessage& task);
   void CancelWaiting(const RunId& id);
   void Launch(const RunId& id, const v1::TaskMessage& task);
+  // Logs why a claim found the run elsewhere (what storage says now).
+  void ReportSkipped(const Run& placed);
   // The executor's callback (and the paths that never reach the executor).
   void Finish(const RunId& id, execution::RunOutcome outcome);
 
@@ -219,6 +227,12 @@ class WorkerAgent {
   void MarkDone(const Delivery& delivery) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Release(const RunId& id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool Fits(const allocator::Resources& grant) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // Shutdown's steps. BeginShutdown: false when there is nothing (more) to
+  // do. DrainRuns: until no run is held (waiting runs dropped, running ones
+  // given drain_timeout, then cancelled).
+  bool BeginShutdown();
+  void DrainRuns();
 
   void HeartbeatLoop();
   v1::WorkerHeartbeat HeartbeatLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -1,12 +1,18 @@
 #include "app/front.h"
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
+#include <system_error>
 
 #include "absl/strings/str_cat.h"
+#include "cli/job_flags.h"
+#include "dts/execution/resources.h"
 #include "dts/api/auth.h"
 #include "dts/api/grpc_services.h"
 #include "dts/api/http_gateway.h"
@@ -164,6 +170,57 @@ absl::StatusOr<std::string> AbsolutePath(absl::string_view flag, const std::stri
     return absl::FailedPreconditionError(absl::StrCat(flag, " ", path, ": ", error.message()));
   }
   return absolute.string();
+}
+
+void AddWorkerFlags(CLI::App& cmd, WorkerFlags* flags) {
+  cmd.add_option("--worker-cpu", flags->cpu, "Worker cpu capacity in millicores (default: cores x 1000)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 30));
+  cmd.add_option("--worker-memory", flags->memory,
+                 "Worker memory capacity in MiB (default: total memory)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 30));
+  cmd.add_option("--worker-storage", flags->storage,
+                 "Worker storage capacity in MiB (default: free space under --data-dir)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 30));
+  cmd.add_option("--worker-label", flags->labels, "Worker label key=value (repeatable)");
+}
+
+absl::StatusOr<allocator::WorkerSpec> ResolveWorkerSpec(WorkerId id, const WorkerFlags& flags,
+                                                        const std::string& data_dir) {
+  allocator::WorkerSpec spec;
+  spec.id = std::move(id);
+  absl::StatusOr<std::map<std::string, std::string>> labels =
+      cli::ParseKeyValues("--worker-label", flags.labels);
+  if (!labels.ok()) return labels.status();
+  spec.labels = *std::move(labels);
+  std::error_code error;
+  std::filesystem::create_directories(data_dir, error);
+  if (error) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("--data-dir: cannot create ", data_dir, ": ", error.message()));
+  }
+  absl::StatusOr<execution::Capacity> machine = execution::DetectMachineCapacity(data_dir);
+  if (!machine.ok()) return machine.status();
+  spec.capacity.cpu_millis = flags.cpu.value_or(machine->cpu_millicores);
+  spec.capacity.memory_mib = flags.memory.value_or(machine->memory_mib);
+  spec.capacity.storage_mib = flags.storage.value_or(machine->storage_mib);
+  return spec;
+}
+
+absl::StatusOr<execution::ExecutorOptions> ExecutorOptionsUnder(const std::string& data_dir) {
+  absl::StatusOr<std::string> absolute = AbsolutePath("--data-dir", data_dir);
+  if (!absolute.ok()) return absolute.status();
+  execution::ExecutorOptions options;
+  options.scratch_root = absl::StrCat(*absolute, "/scratch");
+  options.group_record_dir = absl::StrCat(*absolute, "/process-groups");
+  return options;
+}
+
+std::string DefaultInstanceId(const std::string& address) {
+  char host[256] = {};
+  if (gethostname(host, sizeof(host) - 1) != 0) host[0] = '\0';
+  const size_t colon = address.rfind(':');
+  return absl::StrCat(host[0] ? host : "dts", "-",
+                      colon == std::string::npos ? address : address.substr(colon + 1));
 }
 
 }  // namespace dts::app

@@ -5,6 +5,9 @@
 // dashboard, the ready file, and waiting for SIGINT/SIGTERM.
 
 #include <csignal>
+#include <cstdint>
+#include <optional>
+#include <vector>
 #include <string>
 
 #include "CLI/CLI.hpp"
@@ -12,7 +15,9 @@
 #include "app/config.h"
 #include "dts/api/services.h"
 #include "dts/cli/cli.h"
+#include "dts/allocator/allocator.h"
 #include "dts/common/clock.h"
+#include "dts/execution/executor.h"
 
 namespace dts::app {
 
@@ -59,6 +64,28 @@ int StartupFailure(cli::Context& ctx, absl::string_view name, const absl::Status
 absl::StatusOr<std::string> ListenAddress(const std::string& flag, const std::string& bind,
                                           const Settings& settings, const std::string& variable,
                                           int fallback);
+
+// A worker's flags: --worker-cpu, --worker-memory, --worker-storage (unset:
+// this machine's) and --worker-label k=v (repeatable).
+struct WorkerFlags {
+  std::optional<int64_t> cpu;
+  std::optional<int64_t> memory;
+  std::optional<int64_t> storage;
+  std::vector<std::string> labels;
+};
+void AddWorkerFlags(CLI::App& cmd, WorkerFlags* flags);
+// The worker's labels and capacity: the flags, else this machine's (CPUs x
+// 1000, MemTotal, free space under `data_dir`, each capped by our cgroup).
+// INVALID_ARGUMENT naming the flag for a bad label.
+absl::StatusOr<allocator::WorkerSpec> ResolveWorkerSpec(WorkerId id, const WorkerFlags& flags,
+                                                        const std::string& data_dir);
+// The executor's directories under the data directory (made absolute): run
+// scratch directories, and the records of process groups that let a
+// restarted process kill the commands a crashed one left.
+absl::StatusOr<execution::ExecutorOptions> ExecutorOptionsUnder(const std::string& data_dir);
+// "<hostname>-<port of address>": a default instance id that differs between
+// processes on one machine.
+std::string DefaultInstanceId(const std::string& address);
 
 // `path` made absolute (the executor runs commands in other directories,
 // so its scratch and record directories must not depend on the working

@@ -66,14 +66,6 @@ class ClusterStore final : public cluster::ShardStore, public cluster::RunRecord
   storage::CassandraStore* const store_;
 };
 
-std::string DefaultInstanceId(const std::string& http_addr) {
-  char host[256] = {};
-  if (gethostname(host, sizeof(host) - 1) != 0) host[0] = '\0';
-  const size_t colon = http_addr.rfind(':');
-  return absl::StrCat(host[0] ? host : "scheduler", "-",
-                      colon == std::string::npos ? http_addr : http_addr.substr(colon + 1));
-}
-
 // Every second: worker timeouts and reconciliation; every 5 s: the shard
 // checkpoints. Until `stop` is notified.
 void Housekeeping(cluster::WorkerFleet* fleet, cluster::ShardOwner* owner,
@@ -156,9 +148,7 @@ int RunSchedulerService(const SchedulerFlags& flags, cli::Context& ctx) {
   shards.on_revoked = [&owner](const std::vector<messaging::TopicPartition>& p, bool lost) {
     owner.OnRevoked(p, lost);
   };
-  shards.on_error = [&ctx, &name](const absl::Status& s) {
-    *ctx.err << name << ": kafka: " << s.message() << "\n";
-  };
+  shards.on_error = LogTo(ctx, absl::StrCat(name, ": kafka"));
   absl::StatusOr<std::unique_ptr<messaging::KafkaConsumer>> shard_consumer =
       messaging::KafkaConsumer::Create(setup->kafka, shards, ctx.clock);
   if (!shard_consumer.ok()) return StartupFailure(ctx, name, shard_consumer.status());
@@ -181,23 +171,13 @@ int RunSchedulerService(const SchedulerFlags& flags, cli::Context& ctx) {
   };
 
   RandomIdGenerator ids;
-  cluster::JobPublisher publisher(
-      setup->producer.get(), {.shards = setup->shards, .on_error = [&ctx, &name](const absl::Status& s) {
-                                *ctx.err << name << ": " << s.message() << "\n";
-                              }});
+  cluster::JobPublisher publisher(setup->producer.get(),
+                                 {.shards = setup->shards, .on_error = LogTo(ctx, name)});
   api::JobApi jobs(store, ctx.clock, &ids, &publisher, &placement);
   api::SchedulerApi scheduler(&jobs, &placement);
   api::ExecutionApi executions(store);
-  FrontOptions front{.name = name,
-                     .grpc_addr = setup->grpc_addr,
-                     .http_addr = setup->http_addr,
-                     .http_threads = flags.service.http_threads,
-                     .ready_file = flags.service.ready_file,
-                     .token = setup->token,
-                     .ready_detail = absl::StrCat("id=", instance_id, " kafka=", setup->kafka.brokers,
-                                                  " cassandra=", setup->cassandra.hosts, "/",
-                                                  setup->cassandra.keyspace)};
-  return Serve(front, {&jobs, &scheduler, &executions}, signals, ctx.clock, ctx);
+  return ServeService(kSchedulerService, flags.service, *setup, instance_id,
+                      {&jobs, &scheduler, &executions}, signals, ctx);
 }
 
 }  // namespace

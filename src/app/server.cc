@@ -39,31 +39,12 @@ struct ServerOptions {
   int http_threads = 2;
   int retention_runs = 1000;
   int retention_days = 30;
-  // The local worker's capacity; unset: what this machine has.
-  std::optional<int64_t> worker_cpu;
-  std::optional<int64_t> worker_memory;
-  std::optional<int64_t> worker_storage;
-  std::vector<std::string> worker_labels;  // k=v
+  // The local worker's capacity and labels; unset: what this machine has.
+  WorkerFlags worker;
   std::string placement = "best-fit";
   int backfill_bound_seconds = 60;
   int fire_ahead_ms = 0;
 };
-
-// The local worker: this machine's capacity unless the flags say otherwise.
-absl::StatusOr<allocator::WorkerSpec> LocalWorkerSpec(const ServerOptions& opts) {
-  allocator::WorkerSpec spec;
-  spec.id = WorkerId("local");
-  absl::StatusOr<std::map<std::string, std::string>> labels =
-      cli::ParseKeyValues("--worker-label", opts.worker_labels);
-  if (!labels.ok()) return labels.status();
-  spec.labels = *std::move(labels);
-  absl::StatusOr<execution::Capacity> machine = execution::DetectMachineCapacity(opts.data_dir);
-  if (!machine.ok()) return machine.status();
-  spec.capacity.cpu_millis = opts.worker_cpu.value_or(machine->cpu_millicores);
-  spec.capacity.memory_mib = opts.worker_memory.value_or(machine->memory_mib);
-  spec.capacity.storage_mib = opts.worker_storage.value_or(machine->storage_mib);
-  return spec;
-}
 
 absl::StatusOr<std::unique_ptr<allocator::Allocator>> CreateAllocator(const ServerOptions& opts,
                                                                       const Clock* clock) {
@@ -114,26 +95,25 @@ int RunServer(const ServerOptions& opts, cli::Context& ctx) {
   if (!token.ok()) return StartupFailure(ctx, kName, token.status());
   absl::StatusOr<std::unique_ptr<storage::Store>> store = OpenStore(opts);
   if (!store.ok()) return StartupFailure(ctx, kName, store.status());
-  absl::StatusOr<allocator::WorkerSpec> worker_spec = LocalWorkerSpec(opts);
+  absl::StatusOr<allocator::WorkerSpec> worker_spec =
+      ResolveWorkerSpec(WorkerId("local"), opts.worker, opts.data_dir);
   absl::StatusOr<std::unique_ptr<allocator::Allocator>> allocator =
       CreateAllocator(opts, ctx.clock);
   for (const absl::Status& s : {worker_spec.status(), allocator.status()}) {
     if (!s.ok()) return StartupFailure(ctx, kName, s);
   }
-  absl::StatusOr<std::string> data_dir = AbsolutePath("--data-dir", opts.data_dir);
-  if (!data_dir.ok()) return StartupFailure(ctx, kName, data_dir.status());
-  execution::ExecutorOptions executor_options;
-  executor_options.scratch_root = absl::StrCat(*data_dir, "/scratch");
-  // Kills, at startup, the process groups of commands a crashed server left.
-  executor_options.group_record_dir = absl::StrCat(*data_dir, "/process-groups");
+  absl::StatusOr<execution::ExecutorOptions> executor_options = ExecutorOptionsUnder(opts.data_dir);
+  if (!executor_options.ok()) return StartupFailure(ctx, kName, executor_options.status());
   absl::StatusOr<std::unique_ptr<execution::Executor>> executor =
-      execution::CreateLocalExecutor(ctx.clock, executor_options);
+      execution::CreateLocalExecutor(ctx.clock, *executor_options);
   if (!executor.ok()) {
     *ctx.err << "dts server: " << executor.status().message() << "\n";
     return cli::kExitFailure;
   }
   scheduler::RunRecorder recorder(store->get());
-  scheduler::Placement placement(allocator->get(), &recorder, ctx.clock, {.fixed_workers = true, .record_queued = true, .on_unknown_worker = nullptr});
+  scheduler::Placement placement(
+      allocator->get(), &recorder, ctx.clock,
+      {.fixed_workers = true, .record_queued = true, .on_unknown_worker = nullptr});
   execution::LocalWorker worker(worker_spec->id, executor->get(), &recorder, ctx.clock);
   if (absl::Status s = placement.AddWorker(&worker, *worker_spec); !s.ok()) {
     *ctx.err << "dts server: " << s.message() << "\n";
@@ -223,17 +203,7 @@ void AddServerCommands(CLI::App& app, cli::Context& ctx) {
                      "Keep every run younger than this many days")
       ->check(CLI::Range(0, 36'500))
       ->capture_default_str();
-  server->add_option("--worker-cpu", opts->worker_cpu,
-                     "Local worker cpu capacity in millicores (default: cores x 1000)")
-      ->check(CLI::Range(int64_t{1}, int64_t{1} << 30));
-  server->add_option("--worker-memory", opts->worker_memory,
-                     "Local worker memory capacity in MiB (default: total memory)")
-      ->check(CLI::Range(int64_t{1}, int64_t{1} << 30));
-  server->add_option("--worker-storage", opts->worker_storage,
-                     "Local worker storage capacity in MiB (default: free space under --data-dir)")
-      ->check(CLI::Range(int64_t{0}, int64_t{1} << 30));
-  server->add_option("--worker-label", opts->worker_labels,
-                     "Local worker label key=value (repeatable)");
+  AddWorkerFlags(*server, &opts->worker);
   server->add_option("--placement", opts->placement, "Placement strategy: best-fit or spread")
       ->capture_default_str();
   server->add_option("--fire-ahead", opts->fire_ahead_ms,

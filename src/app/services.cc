@@ -78,14 +78,35 @@ absl::StatusOr<ServiceSetup> SetUpService(const ServiceKind& kind, const Service
     return s;
   }
   messaging::ProducerOptions producer_options;
-  producer_options.on_error = [&ctx, name = std::string(kind.name)](const absl::Status& s) {
-    *ctx.err << name << ": kafka: " << s.message() << "\n";
-  };
+  producer_options.on_error = LogTo(ctx, absl::StrCat(kind.name, ": kafka"));
   absl::StatusOr<std::unique_ptr<messaging::KafkaProducer>> producer =
       messaging::KafkaProducer::Create(out.kafka, producer_options);
   if (!producer.ok()) return producer.status();
   out.producer = *std::move(producer);
   return out;
+}
+
+std::function<void(const absl::Status&)> LogTo(cli::Context& ctx, absl::string_view name) {
+  return [&ctx, name = std::string(name)](const absl::Status& s) {
+    *ctx.err << name << ": " << s.message() << "\n";
+  };
+}
+
+int ServeService(const ServiceKind& kind, const ServiceFlags& flags, const ServiceSetup& setup,
+                 absl::string_view instance, const FrontApis& apis, const sigset_t& signals,
+                 cli::Context& ctx) {
+  FrontOptions front{.name = std::string(kind.name),
+                     .grpc_addr = setup.grpc_addr,
+                     .http_addr = setup.http_addr,
+                     .http_threads = flags.http_threads,
+                     .ready_file = flags.ready_file,
+                     .token = setup.token,
+                     .ready_detail = absl::StrCat(instance.empty() ? "" : "id=", instance,
+                                                  instance.empty() ? "" : " ", "kafka=",
+                                                  setup.kafka.brokers, " cassandra=",
+                                                  setup.cassandra.hosts, "/",
+                                                  setup.cassandra.keyspace)};
+  return Serve(front, apis, signals, ctx.clock, ctx);
 }
 
 namespace {
@@ -100,28 +121,16 @@ int RunJobService(const ServiceFlags& flags, cli::Context& ctx) {
   const sigset_t signals = BlockShutdownSignals();
   absl::StatusOr<ServiceSetup> setup = SetUpService(kJobService, flags, ctx);
   if (!setup.ok()) return StartupFailure(ctx, kJobService.name, setup.status());
-  cluster::JobPublisher publisher(
-      setup->producer.get(),
-      {.shards = setup->shards, .on_error = [&ctx](const absl::Status& s) {
-         *ctx.err << kJobService.name << ": " << s.message() << "\n";
-       }});
-
+  cluster::JobPublisher publisher(setup->producer.get(),
+                                 {.shards = setup->shards, .on_error = LogTo(ctx, kJobService.name)});
   RandomIdGenerator ids;
   api::JobApi jobs(setup->store.get(), ctx.clock, &ids, &publisher);
   // The seed's scheduler routes work here on the stored jobs; workers and
   // the queue belong to the scheduler service (UNIMPLEMENTED here).
   api::SchedulerApi scheduler(&jobs);
   api::ExecutionApi executions(setup->store.get());
-  FrontOptions front{.name = std::string(kJobService.name),
-                     .grpc_addr = setup->grpc_addr,
-                     .http_addr = setup->http_addr,
-                     .http_threads = flags.http_threads,
-                     .ready_file = flags.ready_file,
-                     .token = setup->token,
-                     .ready_detail = absl::StrCat("kafka=", setup->kafka.brokers, " cassandra=",
-                                                  setup->cassandra.hosts, "/",
-                                                  setup->cassandra.keyspace)};
-  const int code = Serve(front, {&jobs, &scheduler, &executions}, signals, ctx.clock, ctx);
+  const int code =
+      ServeService(kJobService, flags, *setup, "", {&jobs, &scheduler, &executions}, signals, ctx);
   setup->producer->Close();  // delivers what the last requests published
   return code;
 }

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <csignal>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -7,6 +9,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "app/config.h"
+#include "app/front.h"
 #include "dts/cli/cli.h"
 #include "dts/messaging/config.h"
 #include "dts/messaging/producer.h"
@@ -66,5 +69,15 @@ struct ServiceSetup {
 // and others when Kafka or Cassandra cannot be used. For StartupFailure().
 absl::StatusOr<ServiceSetup> SetUpService(const ServiceKind& kind, const ServiceFlags& flags,
                                           cli::Context& ctx);
+
+// Reports "<name>: <message>" on ctx.err: the error callback of the parts a
+// service wires together.
+std::function<void(const absl::Status&)> LogTo(cli::Context& ctx, absl::string_view name);
+
+// Serves `apis` on the setup's listeners until SIGINT/SIGTERM (Serve());
+// `instance` names this process in the ready line.
+int ServeService(const ServiceKind& kind, const ServiceFlags& flags, const ServiceSetup& setup,
+                 absl::string_view instance, const FrontApis& apis, const sigset_t& signals,
+                 cli::Context& ctx);
 
 }  // namespace dts::app

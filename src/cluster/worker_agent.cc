@@ -57,28 +57,6 @@ bool IsDefinitive(const absl::Status& s) {
   return absl::IsNotFound(s) || absl::IsInvalidArgument(s);
 }
 
-v1::Enforcement EnforcementOf(const execution::EnforcementCapabilities& caps) {
-  v1::Enforcement out;
-  out.set_memory(caps.memory_cgroup ? "cgroup" : "rlimit");
-  out.set_cpu(caps.cpu_limited ? "cgroup" : "none");
-  out.set_storage(caps.storage_limited ? "scratch-dir" : "none");
-  out.set_detail(caps.detail);
-  return out;
-}
-
-void ApplyOutcome(const execution::RunOutcome& outcome, Run& run) {
-  run.set_status(std::string(RunStatusName(outcome.status)));
-  if (outcome.exit_code) {
-    run.set_exit_code(*outcome.exit_code);
-  } else {
-    run.clear_exit_code();
-  }
-  run.set_result(execution::SanitizeUtf8(outcome.output));
-  run.set_error(execution::SanitizeUtf8(outcome.error));
-  *run.mutable_start_time() = ToProto(outcome.start_time);
-  *run.mutable_end_time() = ToProto(outcome.end_time);
-}
-
 execution::RunOutcome OutcomeNow(RunStatus status, std::string error, absl::Time now) {
   execution::RunOutcome outcome;
   outcome.status = status;
@@ -135,7 +113,7 @@ WorkerAgent::WorkerAgent(int shards, storage::CassandraStore* store, execution::
       producer_(producer),
       clock_(clock),
       options_(std::move(options)),
-      enforcement_(EnforcementOf(executor->Enforcement())) {}
+      enforcement_(execution::EnforcementProto(executor->Enforcement())) {}
 
 absl::Status WorkerAgent::Start(const messaging::KafkaConfig& kafka) {
   messaging::ConsumerOptions consumer_options;
@@ -422,18 +400,9 @@ void WorkerAgent::ReportSkipped(const Run& placed) {
 
 void WorkerAgent::Launch(const RunId& id, const v1::TaskMessage& task) {
   const Job& job = task.job();
-  execution::RunRequest request;
-  request.run_id = id;
-  request.executor = job.executor();
-  request.timeout = absl::Seconds(job.timeout());
-  request.max_output_bytes = options_.max_output_bytes;
-  const allocator::Resources grant = allocator::ResourcesFromProto(task.run().resources());
-  request.resources = {.cpu_millicores = grant.cpu_millis,
-                       .memory_mib = grant.memory_mib,
-                       .storage_mib = grant.storage_mib};
-  request.job_id = JobId(job.id());
-  if (task.run().has_scheduled_time()) request.scheduled_time = FromProto(task.run().scheduled_time());
-  request.metadata.insert(job.metadata().begin(), job.metadata().end());
+  execution::RunRequest request = execution::RunRequestFor(
+      job, task.run(), allocator::ResourcesFromProto(task.run().resources()),
+      options_.max_output_bytes);
   const absl::Status started = executor_->Start(
       std::move(request), [this, id](execution::RunOutcome outcome) { Finish(id, std::move(outcome)); });
   if (!started.ok()) {
@@ -464,7 +433,7 @@ void WorkerAgent::Finish(const RunId& id, execution::RunOutcome outcome) {
       outcome.error = "worker shut down";
     }
   }
-  ApplyOutcome(outcome, final_run);
+  execution::ApplyOutcome(outcome, final_run);
   const absl::StatusOr<bool> recorded =
       Transition(final_run, RunStatusName(RunStatus::kRunning));
   if (!recorded.ok()) {
@@ -486,7 +455,7 @@ void WorkerAgent::Finish(const RunId& id, execution::RunOutcome outcome) {
 void WorkerAgent::CompleteWithoutExecutor(const RunId& id, const v1::TaskMessage& task) {
   // Nothing to protect from running twice: one write from the task's status.
   Run done = task.run();
-  ApplyOutcome(OutcomeNow(RunStatus::kCompleted, "", clock_->Now()), done);
+  execution::ApplyOutcome(OutcomeNow(RunStatus::kCompleted, "", clock_->Now()), done);
   done.set_worker_id(options_.worker_id.value());
   done.clear_queue_reason();
   const absl::StatusOr<bool> completed = Transition(done, task.run().status());

@@ -85,17 +85,7 @@ void LocalWorker::Start(std::shared_ptr<const Job> job, Run run, const allocator
 
 void LocalWorker::Launch(const Job& job, Run run, const allocator::Resources& grant,
                          RunEnded ended) {
-  RunRequest request;
-  request.run_id = RunId(run.id());
-  request.executor = job.executor();
-  request.timeout = absl::Seconds(job.timeout());
-  request.max_output_bytes = max_output_bytes_;
-  request.resources.cpu_millicores = grant.cpu_millis;
-  request.resources.memory_mib = grant.memory_mib;
-  request.resources.storage_mib = grant.storage_mib;
-  request.job_id = JobId(job.id());
-  if (run.has_scheduled_time()) request.scheduled_time = FromProto(run.scheduled_time());
-  request.metadata.insert(job.metadata().begin(), job.metadata().end());
+  RunRequest request = RunRequestFor(job, run, grant, max_output_bytes_);
   // The callback is either handed to the executor or not; keep `ended` out
   // of it until Start() has said which.
   auto shared_ended = std::make_shared<RunEnded>(std::move(ended));
@@ -115,7 +105,10 @@ void LocalWorker::Launch(const Job& job, Run run, const allocator::Resources& gr
 void LocalWorker::Cancel(const RunId& run) { executor_->Cancel(run); }
 
 v1::Enforcement LocalWorker::enforcement() const {
-  const EnforcementCapabilities caps = executor_->Enforcement();
+  return EnforcementProto(executor_->Enforcement());
+}
+
+v1::Enforcement EnforcementProto(const EnforcementCapabilities& caps) {
   v1::Enforcement out;
   out.set_memory(caps.memory_cgroup ? "cgroup" : "rlimit");
   out.set_cpu(caps.cpu_limited ? "cgroup" : "none");
@@ -124,7 +117,23 @@ v1::Enforcement LocalWorker::enforcement() const {
   return out;
 }
 
-void LocalWorker::Finish(Run run, RunOutcome outcome, RunEnded ended) {
+RunRequest RunRequestFor(const Job& job, const Run& run, const allocator::Resources& grant,
+                         size_t max_output_bytes) {
+  RunRequest request;
+  request.run_id = RunId(run.id());
+  request.executor = job.executor();
+  request.timeout = absl::Seconds(job.timeout());
+  request.max_output_bytes = max_output_bytes;
+  request.resources.cpu_millicores = grant.cpu_millis;
+  request.resources.memory_mib = grant.memory_mib;
+  request.resources.storage_mib = grant.storage_mib;
+  request.job_id = JobId(job.id());
+  if (run.has_scheduled_time()) request.scheduled_time = FromProto(run.scheduled_time());
+  request.metadata.insert(job.metadata().begin(), job.metadata().end());
+  return request;
+}
+
+void ApplyOutcome(const RunOutcome& outcome, Run& run) {
   run.set_status(std::string(RunStatusName(outcome.status)));
   if (outcome.exit_code) {
     run.set_exit_code(*outcome.exit_code);
@@ -135,6 +144,10 @@ void LocalWorker::Finish(Run run, RunOutcome outcome, RunEnded ended) {
   run.set_error(SanitizeUtf8(outcome.error));
   *run.mutable_start_time() = ToProto(outcome.start_time);
   *run.mutable_end_time() = ToProto(outcome.end_time);
+}
+
+void LocalWorker::Finish(Run run, RunOutcome outcome, RunEnded ended) {
+  ApplyOutcome(outcome, run);
   recorder_->Record(std::move(run),
                     [ended = std::move(ended)](absl::Status, const Run& recorded) mutable {
                       if (ended) std::move(ended)(recorded);

@@ -41,6 +41,16 @@ class LocalWorker final : public scheduler::Worker {
   const size_t max_output_bytes_;
 };
 
+// What every worker (this one, and the distributed mode's execution service)
+// does around the executor: the request for a placed run, the run record of
+// an outcome, and the enforcement it reports.
+RunRequest RunRequestFor(const Job& job, const Run& run, const allocator::Resources& grant,
+                         size_t max_output_bytes);
+// Sets the outcome's status, exit code, output (as valid UTF-8), error and
+// times on `run`.
+void ApplyOutcome(const RunOutcome& outcome, Run& run);
+v1::Enforcement EnforcementProto(const EnforcementCapabilities& caps);
+
 // Replaces every byte sequence that is not valid UTF-8 with U+FFFD, so that
 // command output can live in a proto string field.
 std::string SanitizeUtf8(absl::string_view bytes);

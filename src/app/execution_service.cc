@@ -1,6 +1,6 @@
 // `dts execution-service`: the worker of the distributed mode. Runs the tasks
 // the schedulers place on it (cluster::WorkerAgent) and serves the run
-// history API (docs/deployment.md, "Execution service").
+// history API (docs/deployment.md, "dts execution-service").
 
 #include <memory>
 #include <string>

@@ -46,7 +46,7 @@ struct SchedulerFlags {
 };
 
 // The Cassandra store as the cluster module's narrow interfaces.
-class ClusterStore final : public cluster::ShardStore, public cluster::RunRecords {
+class ClusterStore final : public cluster::ShardStore, public cluster::FleetStore {
  public:
   explicit ClusterStore(storage::CassandraStore* store) : store_(store) {}
   absl::StatusOr<std::vector<Job>> ListJobsOfShard(int shard) override {
@@ -60,6 +60,9 @@ class ClusterStore final : public cluster::ShardStore, public cluster::RunRecord
   }
   absl::StatusOr<bool> TransitionRun(const Run& next, absl::string_view from) override {
     return store_->TransitionRun(next, from);
+  }
+  absl::StatusOr<absl::Time> WorkerLastAlive(const WorkerId& worker) override {
+    return store_->WorkerLastAlive(worker);
   }
 
  private:

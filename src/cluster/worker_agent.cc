@@ -139,6 +139,7 @@ absl::Status WorkerAgent::Start(const messaging::KafkaConfig& kafka) {
   }
   dispatcher_ = std::thread([this] { DispatchLoop(); });
   heartbeater_ = std::thread([this] { HeartbeatLoop(); });
+  liveness_ = std::thread([this] { LivenessLoop(); });
   return absl::OkStatus();
 }
 
@@ -265,8 +266,10 @@ void WorkerAgent::OnRevoked(const std::vector<messaging::TopicPartition>& partit
                        [&gone](const Delivery& d) { return gone.contains(d.partition); });
   });
   if (lost) {
-    Report(absl::AbortedError(absl::StrCat("kafka: lost ", partitions.size(),
-                                           " task partitions (session timed out)")));
+    Report(absl::AbortedError(
+        absl::StrCat("kafka: lost ", partitions.size(),
+                     " task partitions (the group gave them away: a session timeout, or a "
+                     "rebalance this member missed)")));
   }
   Changed();
 }
@@ -640,6 +643,23 @@ void WorkerAgent::HeartbeatLoop() {
   }
 }
 
+void WorkerAgent::LivenessLoop() {
+  for (;;) {
+    std::string state;
+    {
+      absl::MutexLock lock(&mu_);
+      if (mu_.AwaitWithTimeout(absl::Condition(&stop_heartbeats_), options_.heartbeat_interval)) {
+        return;
+      }
+      state = std::string(allocator::WorkerStateName(state_));
+    }
+    if (absl::Status s = store_->RecordWorkerAlive(options_.worker_id, clock_->Now(), state);
+        !s.ok()) {
+      Report(absl::Status(s.code(), absl::StrCat("liveness record: ", s.message())));
+    }
+  }
+}
+
 void WorkerAgent::SendHeartbeatNow() {
   const v1::WorkerHeartbeat hb = Heartbeat();
   absl::StatusOr<messaging::Delivery> sent =
@@ -671,6 +691,7 @@ void WorkerAgent::Shutdown() {
     stop_heartbeats_ = true;
   }
   heartbeater_.join();
+  liveness_.join();
   SendHeartbeatNow();
   if (absl::Status s = producer_->Flush(kFlushTimeout); !s.ok()) Report(s);
   absl::MutexLock lock(&mu_);

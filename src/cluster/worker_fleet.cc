@@ -58,7 +58,7 @@ class WorkerFleet::Remote final : public scheduler::Worker {
   const WorkerId id_;
 };
 
-WorkerFleet::WorkerFleet(scheduler::Placement* placement, RunRecords* runs,
+WorkerFleet::WorkerFleet(scheduler::Placement* placement, FleetStore* runs,
                          messaging::Producer* producer, const Clock* clock, Options options)
     : placement_(placement),
       runs_(runs),
@@ -296,13 +296,37 @@ void WorkerFleet::Resolve(const Check& check) {
 
 void WorkerFleet::Tick() {
   const absl::Time now = clock_->Now();
+  std::vector<WorkerId> silent;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [id, entry] : workers_) {
+      if (entry.state != allocator::WorkerState::kDown &&
+          now - std::max(entry.last_heard, entry.vouched) > options_.worker_timeout) {
+        silent.push_back(id);
+      }
+    }
+  }
+  // Silent on Kafka: ask storage before declaring the worker dead.
+  std::vector<std::pair<WorkerId, absl::Time>> vouched;
+  for (const WorkerId& id : silent) {
+    absl::StatusOr<absl::Time> alive = runs_->WorkerLastAlive(id);
+    if (alive.ok()) vouched.emplace_back(id, *alive);
+  }
   std::vector<WorkerId> went_down;
   std::vector<Check> checks;
   {
     absl::MutexLock lock(&mu_);
-    for (auto& [id, entry] : workers_) {
+    for (const auto& [id, at] : vouched) {
+      if (auto it = workers_.find(id); it != workers_.end()) {
+        it->second.vouched = std::max(it->second.vouched, at);
+      }
+    }
+    for (const WorkerId& id : silent) {
+      auto it = workers_.find(id);
+      if (it == workers_.end()) continue;
+      WorkerEntry& entry = it->second;
       if (entry.state != allocator::WorkerState::kDown &&
-          now - entry.last_heard > options_.worker_timeout) {
+          now - std::max(entry.last_heard, entry.vouched) > options_.worker_timeout) {
         entry.state = allocator::WorkerState::kDown;
         went_down.push_back(id);
       }

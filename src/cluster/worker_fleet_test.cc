@@ -25,7 +25,7 @@ namespace {
 
 const absl::Time kStart = absl::FromUnixSeconds(1767225600);
 
-class FakeRuns final : public RunRecords {
+class FakeRuns final : public FleetStore {
  public:
   void Put(const dts::Run& run) {
     absl::MutexLock lock(&mu_);
@@ -42,6 +42,16 @@ class FakeRuns final : public RunRecords {
     if (it == runs_.end()) return absl::NotFoundError("no run");
     return it->second;
   }
+  void SetAlive(const std::string& worker, absl::Time at) {
+    absl::MutexLock lock(&mu_);
+    alive_[worker] = at;
+  }
+  absl::StatusOr<absl::Time> WorkerLastAlive(const WorkerId& worker) override {
+    absl::MutexLock lock(&mu_);
+    auto it = alive_.find(worker.value());
+    if (it == alive_.end()) return absl::NotFoundError("never");
+    return it->second;
+  }
   absl::StatusOr<bool> TransitionRun(const dts::Run& next, absl::string_view from) override {
     absl::MutexLock lock(&mu_);
     auto it = runs_.find(next.id());
@@ -54,6 +64,7 @@ class FakeRuns final : public RunRecords {
  private:
   absl::Mutex mu_;
   std::map<std::string, dts::Run> runs_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, absl::Time> alive_ ABSL_GUARDED_BY(mu_);
 };
 
 class WorkerFleetTest : public ::testing::Test {
@@ -239,6 +250,30 @@ TEST_F(WorkerFleetTest, ASilentWorkersClaimedRunFailsOverOnce) {
   dts::Run late = run;
   late.set_status("COMPLETED");
   EXPECT_FALSE(*runs_.TransitionRun(late, "RUNNING"));
+}
+
+TEST_F(WorkerFleetTest, AWorkerAliveInStorageIsNotDownWhenKafkaIsSilent) {
+  // Kafka is down: no heartbeats, but the worker keeps recording itself
+  // alive in Cassandra. Its runs must not be failed over.
+  fleet_->OnHeartbeat(Heartbeat("w1", {0}));
+  dts::Run run = Dispatch("run-1");
+  run.set_status("RUNNING");
+  run.set_worker_id("w1");
+  runs_.Put(run);
+  for (int i = 0; i < 30; ++i) {
+    clock_.Advance(absl::Seconds(1));
+    runs_.SetAlive("w1", clock_.Now());
+    fleet_->Tick();
+  }
+  EXPECT_EQ(WorkerView("w1")->state(), "READY");
+  EXPECT_TRUE(Finished().empty());
+  EXPECT_EQ(runs_.Get("run-1")->status(), "RUNNING");
+  // Once it stops recording too, it is DOWN.
+  clock_.Advance(absl::Seconds(11));
+  fleet_->Tick();
+  EXPECT_EQ(WorkerView("w1")->state(), "DOWN");
+  ASSERT_EQ(Finished().size(), 1u);
+  EXPECT_EQ(Finished()[0].status(), "FAILED");
 }
 
 TEST_F(WorkerFleetTest, AResultWrittenBeforeTheFailoverWins) {

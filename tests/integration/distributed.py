@@ -30,7 +30,6 @@ import subprocess
 import sys
 import time
 import urllib.error
-import urllib.parse
 import urllib.request
 import uuid
 from pathlib import Path
@@ -87,7 +86,7 @@ def service_env(keyspace):
     return env
 
 
-def _clean_environ():
+def clean_environ():
     # Our own settings must not leak in from the caller's environment: the
     # services treat unknown KAFKA_* variables as librdkafka properties.
     return {k: v for k, v in os.environ.items()
@@ -143,7 +142,7 @@ class Service:
             self.ready_file.unlink()
         argv = [DTS, self.kind, "--grpc-addr", self.grpc, "--http-addr", self.http,
                 "--ready-file", str(self.ready_file), *self.args]
-        env = {**_clean_environ(), **service_env(self.cluster.keyspace),
+        env = {**clean_environ(), **service_env(self.cluster.keyspace),
                "KAFKA_CLIENT_ID": self.name}
         with open(self.log_path, "a") as log:
             log.write(f"\n===== {time.strftime('%H:%M:%S')} start #{self.starts + 1}: "
@@ -258,7 +257,7 @@ class Cluster:
         self.migrate()
 
     def migrate(self):
-        env = {**_clean_environ(), **service_env(self.keyspace)}
+        env = {**clean_environ(), **service_env(self.keyspace)}
         out = subprocess.run([DTS, "migrate", "--backend", "cassandra",
                               "--cassandra-keyspace", self.keyspace],
                              capture_output=True, text=True, env=env, cwd=str(self.dir),
@@ -473,7 +472,7 @@ def by_scheduled_time(runs):
     return out
 
 
-def check_runs(job, runs, ledger, first, misfire="RUN_ALL", max_retries=0, up_to=None):
+def check_runs(job, runs, ledger, first, misfire="RUN_ALL", max_retries=0, up_to=None, period=1):
     """The invariants every test checks, for one job whose runs have all
     ended. Returns the {second: [runs]} map.
 
@@ -481,14 +480,21 @@ def check_runs(job, runs, ledger, first, misfire="RUN_ALL", max_retries=0, up_to
       doubles, exactly one run COMPLETED (the last attempt) and every
       earlier attempt FAILED or TIMED_OUT, k <= max_retries + 1;
     - no scheduled time before `first` (the job's first next_run); with
-      RUN_ALL every second from `first` to the latest has its run; with
-      RUN_ONCE every gap of missed seconds is folded into the CATCH_UP run
-      right after it (missed_count covers the gap);
+      RUN_ALL every fire time (every `period` seconds) from `first` to the
+      latest has its run; with RUN_ONCE every gap of missed times is folded
+      into the CATCH_UP run right after it (missed_count covers the gap);
     - the latest scheduled time is at least `up_to` (the job kept firing);
     - the ledger: every COMPLETED run executed exactly once, no run executed
       twice, nothing executed that is not a run of the job.
     """
     name = job["name"]
+    executed = ledger.get(name, collections.Counter())
+    print(f"{name}: {len(runs)} runs; statuses "
+          f"{dict(collections.Counter(r['status'] for r in runs))}; triggers "
+          f"{dict(collections.Counter(r.get('trigger') for r in runs))}; workers "
+          f"{dict(collections.Counter(r.get('worker_id') for r in runs))}; catch-ups "
+          f"{[(r['scheduled_time'], r.get('missed_count')) for r in runs if r.get('trigger') == 'CATCH_UP']}; "
+          f"ledger: {sum(executed.values())} executions of {len(executed)} run ids")
     ids = collections.Counter(r["id"] for r in runs)
     doubled_ids = [i for i, n in ids.items() if n > 1]
     assert not doubled_ids, f"{name}: run ids listed twice: {doubled_ids}"
@@ -515,22 +521,23 @@ def check_runs(job, runs, ledger, first, misfire="RUN_ALL", max_retries=0, up_to
     assert times[0] >= first, f"{name}: a run scheduled at {times[0]}, before the first fire {first}"
     if up_to is not None:
         assert times[-1] >= up_to, f"{name}: fired only until {times[-1]}, expected {up_to} or later"
+    off_schedule = [t for t in times if (t - first) % period]
+    assert not off_schedule, f"{name}: runs at times the schedule does not fire: {off_schedule[:10]}"
     if misfire == "RUN_ALL":
-        missing = sorted(set(range(first, times[-1] + 1)) - set(times))
+        missing = sorted(set(range(first, times[-1] + 1, period)) - set(times))
         assert not missing, (f"{name} (RUN_ALL): {len(missing)} scheduled times lost in "
-                             f"[{first}, {times[-1]}]: {_ranges(missing)}")
+                             f"[{first}, {times[-1]}]: {_ranges(missing, period)}")
     else:
-        prev = first - 1
+        prev = first - period
         for t in times:
-            gap = t - prev - 1
+            gap = (t - prev) // period - 1  # fire times without a run before t
             if gap > 0:
                 run = groups[t][0]
                 assert run.get("trigger") == "CATCH_UP" and (run.get("missed_count") or 0) >= gap + 1, (
-                    f"{name} ({misfire}): seconds {prev + 1}..{t - 1} missed but the run at {t} "
-                    f"does not cover them: {brief(run)}")
+                    f"{name} ({misfire}): times {prev + period}..{t - period} missed but the run "
+                    f"at {t} does not cover them: {brief(run)}")
             prev = t
 
-    executed = ledger.get(name, collections.Counter())
     twice = {i: n for i, n in executed.items() if n > 1 and i}
     assert not twice, f"{name}: runs executed more than once: {twice}"
     completed_ids = {r["id"] for g in groups.values() for r in g if r["status"] == "COMPLETED"}
@@ -548,12 +555,12 @@ def check_runs(job, runs, ledger, first, misfire="RUN_ALL", max_retries=0, up_to
     return groups
 
 
-def _ranges(values):
+def _ranges(values, step=1):
     out, start, prev = [], None, None
     for v in values:
         if start is None:
             start = prev = v
-        elif v == prev + 1:
+        elif v == prev + step:
             prev = v
         else:
             out.append(f"{start}..{prev}" if start != prev else str(start))

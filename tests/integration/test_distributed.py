@@ -31,6 +31,7 @@ teardown (pytest shows it when the test failed).
 """
 
 import json
+import os
 import signal
 import subprocess
 import time
@@ -65,7 +66,6 @@ def start_cluster(cluster, schedulers=2, workers=2, worker_timeout=None, worker_
 
 
 def shard_count():
-    import os
     return int(os.environ.get("DTS_SHARDS", "64"))
 
 
@@ -216,7 +216,7 @@ def test_killed_worker_runs_fail_over(cluster):
     all_runs = {}
     for job in jobs:
         check_runs(job, runs[job["id"]], ledger, first_fire(job), misfire="RUN_ALL",
-                   max_retries=1, up_to=int(killed_at) + 10)
+                   max_retries=1, up_to=int(killed_at) + 10, period=2)
         all_runs.update({r["id"]: r for r in runs[job["id"]]})
     failed_over = 0
     for r in interrupted:
@@ -305,7 +305,7 @@ def cli(*args, server=None, scheduler=None, check=True):
     if scheduler is not None:
         argv += ["--scheduler-server", scheduler.grpc]
     out = subprocess.run([*argv, *args], capture_output=True, text=True, timeout=60,
-                         env=d._clean_environ())
+                         env=d.clean_environ())
     if check:
         assert out.returncode == 0, f"dts {' '.join(args)}: exit {out.returncode}\n{out.stdout}{out.stderr}"
     return out

@@ -220,6 +220,10 @@ struct Cql {
                                    "VALUES (?, ?, ?, toTimestamp(now()))");
     select_checkpoint = absl::StrCat("SELECT checkpoint, owner FROM ", t("shard_checkpoints"),
                                      " WHERE shard = ?");
+    worker_alive = absl::StrCat("UPDATE ", t("workers"),
+                                " USING TTL 86400 SET last_heartbeat = ?, state = ? WHERE id = ?");
+    select_worker_alive =
+        absl::StrCat("SELECT last_heartbeat FROM ", t("workers"), " WHERE id = ?");
 
     const std::string run_cols = "id, job_id, status, scheduled_time, created_at, data";
     insert_run = absl::StrCat("INSERT INTO ", t("runs"),
@@ -278,7 +282,8 @@ struct Cql {
       fire_job_if_unchanged, fire_job, fire_job_facts, job_last_status;
   std::string insert_job_id, delete_job_id, page_job_ids, count_job_ids, insert_job_status,
       delete_job_status, page_jobs_by_status, count_jobs_by_status, insert_job_shard,
-      delete_job_shard, scan_job_shard, save_checkpoint, select_checkpoint;
+      delete_job_shard, scan_job_shard, save_checkpoint, select_checkpoint, worker_alive,
+      select_worker_alive;
   std::string insert_run, upsert_run, select_run, select_runs, claim_run, transition_run,
       delete_run;
   std::string upsert_run_by_job, set_run_by_job_status, delete_run_by_job, delete_runs_of_job,
@@ -1074,6 +1079,24 @@ absl::StatusOr<CassandraStore::ShardCheckpoint> CassandraStore::GetShardCheckpoi
   out.fired_through = absl::FromUnixMicros(Int64Of((*rows)[0], "checkpoint").value_or(0));
   out.owner = TextOr((*rows)[0], "owner");
   return out;
+}
+
+absl::Status CassandraStore::RecordWorkerAlive(const WorkerId& worker, absl::Time at,
+                                               absl::string_view state) {
+  return impl_->Write(impl_->q().worker_alive,
+                      {Value::Timestamp(at), Value(std::string(state)), Value(worker.value())},
+                      absl::StrCat("record worker ", worker.value(), " alive"));
+}
+
+absl::StatusOr<absl::Time> CassandraStore::WorkerLastAlive(const WorkerId& worker) {
+  const std::string what = absl::StrCat("read worker ", worker.value());
+  absl::StatusOr<std::vector<Row>> rows =
+      impl_->Read(impl_->q().select_worker_alive, {Value(worker.value())}, what);
+  if (!rows.ok()) return rows.status();
+  if (rows->empty()) return absl::NotFoundError(absl::StrCat("worker ", worker.value(), " unknown"));
+  absl::StatusOr<absl::Time> at = (*rows)[0].GetTimestamp(0);
+  if (!at.ok()) return absl::NotFoundError(absl::StrCat("worker ", worker.value(), " unknown"));
+  return *at;
 }
 
 absl::StatusOr<std::vector<bool>> CassandraStore::RecordFires(const std::vector<FireRecord>& fires) {

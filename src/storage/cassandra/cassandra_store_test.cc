@@ -241,6 +241,15 @@ TEST_F(CassandraStoreTest, TransitionRunReplacesTheRecordOnlyFromTheExpectedStat
   EXPECT_EQ(store_->TransitionRun(missing, "QUEUED").status().code(), absl::StatusCode::kNotFound);
 }
 
+TEST_F(CassandraStoreTest, WorkerLivenessRoundTrip) {
+  EXPECT_EQ(store_->WorkerLastAlive(WorkerId("w1")).status().code(), absl::StatusCode::kNotFound);
+  const absl::Time t = absl::FromUnixMillis(1700000000123);
+  ASSERT_TRUE(store_->RecordWorkerAlive(WorkerId("w1"), t, "READY").ok());
+  ASSERT_TRUE(store_->RecordWorkerAlive(WorkerId("w1"), t + absl::Seconds(1), "READY").ok());
+  EXPECT_EQ(store_->WorkerLastAlive(WorkerId("w1")).value(), t + absl::Seconds(1));
+  EXPECT_EQ(store_->WorkerLastAlive(WorkerId("w2")).status().code(), absl::StatusCode::kNotFound);
+}
+
 TEST_F(CassandraStoreTest, ShardCheckpointsRoundTrip) {
   EXPECT_EQ(store_->GetShardCheckpoint(3).status().code(), absl::StatusCode::kNotFound);
   const absl::Time t = absl::FromUnixSeconds(1700000000);

@@ -87,6 +87,8 @@ class PartitionOffsets {
 //   its storage retries;
 // - one heartbeat thread: a WorkerHeartbeat every heartbeat_interval and at
 //   once after a change (coalesced);
+// - one liveness thread: the same pace, a row in Cassandra (workers) that
+//   schedulers consult before they declare the worker DOWN;
 // - the executor's callback threads: record and publish each outcome
 //   (storage retries happen there);
 // - the producer's poll thread runs the delivery callbacks (they only log).
@@ -235,6 +237,7 @@ class WorkerAgent {
   void DrainRuns();
 
   void HeartbeatLoop();
+  void LivenessLoop();
   v1::WorkerHeartbeat HeartbeatLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void SendHeartbeatNow();
   void Changed() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -273,6 +276,10 @@ class WorkerAgent {
   std::unique_ptr<messaging::KafkaConsumer> consumer_owner_;
   std::thread dispatcher_;
   std::thread heartbeater_;
+  // Records the worker alive in Cassandra every heartbeat interval (see
+  // CassandraStore::RecordWorkerAlive), apart from the Kafka heartbeats so
+  // that a slow storage write never delays them.
+  std::thread liveness_;
 };
 
 }  // namespace dts::cluster

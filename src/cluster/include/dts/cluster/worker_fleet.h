@@ -21,14 +21,16 @@
 
 namespace dts::cluster {
 
-// What the fleet reads and changes of stored runs; CassandraStore in
-// production (TransitionRun is its conditional update).
-class RunRecords {
+// What the fleet reads and changes in storage; CassandraStore in production
+// (TransitionRun is its conditional update).
+class FleetStore {
  public:
-  virtual ~RunRecords() = default;
+  virtual ~FleetStore() = default;
   virtual absl::StatusOr<Run> GetRun(const RunId& id) = 0;
   // Stores `next` only if the stored status is `from`; false otherwise.
   virtual absl::StatusOr<bool> TransitionRun(const Run& next, absl::string_view from) = 0;
+  // When the worker last recorded itself alive in storage (NOT_FOUND: never).
+  virtual absl::StatusOr<absl::Time> WorkerLastAlive(const WorkerId& worker) = 0;
 };
 
 // A scheduler instance's view of the execution services (the workers of the
@@ -43,7 +45,9 @@ class RunRecords {
 // - Starting a run publishes a START task to dts.tasks, on one of the
 //   partitions the worker consumes. Its end comes back through
 //   OnRunEnded() (dts.run-events, which the scheduler owning the job reads).
-// - Tick(): a worker silent for worker_timeout is DOWN: each of its runs
+// - Tick(): a worker silent for worker_timeout (on Kafka, and in storage,
+//   where workers also record themselves alive, so that a Kafka outage is
+//   not taken for dead workers) is DOWN: each of its runs
 //   that it claimed is failed over (RUNNING -> FAILED with a conditional
 //   update, so a late result of the same attempt cannot land too; the
 //   engine's retry policy then makes attempt + 1 on another worker), and
@@ -64,7 +68,7 @@ class WorkerFleet {
   };
 
   // `placement`, `runs` and `producer` must outlive the fleet.
-  WorkerFleet(scheduler::Placement* placement, RunRecords* runs, messaging::Producer* producer,
+  WorkerFleet(scheduler::Placement* placement, FleetStore* runs, messaging::Producer* producer,
               const Clock* clock, Options options);
   ~WorkerFleet();
   WorkerFleet(const WorkerFleet&) = delete;
@@ -98,7 +102,8 @@ class WorkerFleet {
   struct WorkerEntry {
     std::unique_ptr<Remote> remote;
     std::string incarnation;
-    absl::Time last_heard;
+    absl::Time last_heard;  // its last heartbeat (Kafka)
+    absl::Time vouched;     // its last liveness record seen in storage
     std::vector<int32_t> partitions;
     absl::flat_hash_set<std::string> held;  // run ids of its last heartbeat
     v1::Enforcement enforcement;
@@ -126,7 +131,7 @@ class WorkerFleet {
   WorkerEntry& EntryLocked(const WorkerId& id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   scheduler::Placement* const placement_;
-  RunRecords* const runs_;
+  FleetStore* const runs_;
   messaging::Producer* const producer_;
   const Clock* const clock_;
   const Options options_;

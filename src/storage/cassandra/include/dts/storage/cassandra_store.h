@@ -98,6 +98,14 @@ class CassandraStore final : public Store {
   // NOT_FOUND when the shard has none yet.
   absl::StatusOr<ShardCheckpoint> GetShardCheckpoint(int shard);
 
+  // Workers' liveness through Cassandra (table workers), besides their Kafka
+  // heartbeats: a scheduler that hears nothing over Kafka asks here before it
+  // declares a worker DOWN, so that a Kafka outage is not taken for dead
+  // workers. Rows expire a day after the last write.
+  absl::Status RecordWorkerAlive(const WorkerId& worker, absl::Time at, absl::string_view state);
+  // When `worker` last recorded itself alive; NOT_FOUND if never (or long ago).
+  absl::StatusOr<absl::Time> WorkerLastAlive(const WorkerId& worker);
+
   const std::string& keyspace() const { return keyspace_; }
 
   absl::Status CreateJob(const Job& job) override;

@@ -9,13 +9,13 @@
 namespace dts::cli {
 namespace {
 
-absl::Status FromGrpc(const grpc::Status& status, const std::string& server) {
+// `hint` says which server was asked and how to point at another.
+absl::Status FromGrpc(const grpc::Status& status, const std::string& hint) {
   if (status.ok()) return absl::OkStatus();
   const auto code = static_cast<absl::StatusCode>(status.error_code());
   std::string message = absl::StrCat(absl::StatusCodeToString(code), ": ", status.error_message());
   if (code == absl::StatusCode::kUnavailable || code == absl::StatusCode::kDeadlineExceeded) {
-    absl::StrAppend(&message, " (is `dts server` running at ", server,
-                    "? set --server or DTS_SERVER)");
+    absl::StrAppend(&message, " (", hint, ")");
   }
   return absl::Status(code, message);
 }
@@ -37,13 +37,30 @@ Client::Client(const ClientOptions& options)
       executions_(v1::ExecutionService::NewStub(channel_)) {}
 
 absl::Status Client::Call(const std::function<grpc::Status(grpc::ClientContext*)>& rpc) const {
+  return Run(rpc, /*scheduler=*/false);
+}
+
+absl::Status Client::CallScheduler(
+    const std::function<grpc::Status(grpc::ClientContext*)>& rpc) const {
+  return Run(rpc, /*scheduler=*/true);
+}
+
+absl::Status Client::Run(const std::function<grpc::Status(grpc::ClientContext*)>& rpc,
+                         bool scheduler) const {
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() +
                        absl::ToChronoNanoseconds(options_.deadline));
   // gRPC refuses call credentials on an insecure channel, so the token goes
   // in as plain metadata, as the server's Authenticator expects it.
   if (!options_.token.empty()) context.AddMetadata("authorization", "Bearer " + options_.token);
-  return FromGrpc(rpc(&context), options_.server);
+  const bool separate = scheduler && !options_.scheduler_server.empty() &&
+                        options_.scheduler_server != options_.server;
+  const std::string hint =
+      separate ? absl::StrCat("is the scheduler service running at ", options_.scheduler_server,
+                              "? set --scheduler-server or DTS_SCHEDULER_SERVER")
+               : absl::StrCat("is `dts server` running at ", options_.server,
+                              "? set --server or DTS_SERVER");
+  return FromGrpc(rpc(&context), hint);
 }
 
 int ExitCodeFor(const absl::Status& status) {

@@ -40,8 +40,14 @@ class Client {
   // Runs one RPC with the deadline and credentials set on its context. The
   // error keeps the gRPC code and says it in the message ("NOT_FOUND: ...").
   absl::Status Call(const std::function<grpc::Status(grpc::ClientContext*)>& rpc) const;
+  // The same for an RPC of scheduler(): an unreachable server is named as
+  // the scheduler server (--scheduler-server).
+  absl::Status CallScheduler(const std::function<grpc::Status(grpc::ClientContext*)>& rpc) const;
 
  private:
+  absl::Status Run(const std::function<grpc::Status(grpc::ClientContext*)>& rpc,
+                   bool scheduler) const;
+
   ClientOptions options_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::JobService::Stub> jobs_;

@@ -23,8 +23,11 @@ void AddGlobalOptions(CLI::App& app, ClientOptions& o) {
   app.add_option("-o,--output", o.output, "Output format")
       ->capture_default_str()
       ->transform(CLI::IsMember({"table", "json"}, CLI::ignore_case));
-  app.add_option("--token", o.token, "API token, sent as `authorization: Bearer <token>`")
-      ->envname("DTS_API_TOKEN");
+  // --token, else $DTS_TOKEN, else $DTS_API_TOKEN (its name before roles).
+  if (const char* legacy = std::getenv("DTS_API_TOKEN"); legacy != nullptr) o.token = legacy;
+  app.add_option("--token", o.token,
+                 "API token, sent as `authorization: Bearer <token>` (else $DTS_TOKEN, $DTS_API_TOKEN)")
+      ->envname("DTS_TOKEN");
 }
 
 }  // namespace

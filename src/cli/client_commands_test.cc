@@ -222,6 +222,7 @@ class ClientCommandsTest : public ::testing::Test {
     unsetenv("DTS_SERVER");
     unsetenv("DTS_SCHEDULER_SERVER");
     unsetenv("DTS_API_TOKEN");
+    unsetenv("DTS_TOKEN");
   }
   void TearDown() override { server_->Shutdown(); }
 
@@ -395,6 +396,21 @@ TEST_F(ClientCommandsTest, TokenIsSentAsBearerMetadata) {
   unsetenv("DTS_API_TOKEN");
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(seen().authorization, "Bearer from-env-token-0123456789");
+}
+
+TEST_F(ClientCommandsTest, TokenPrecedenceIsFlagThenDtsTokenThenDtsApiToken) {
+  setenv("DTS_API_TOKEN", "legacy-env-token-0123456789", 1);
+  setenv("DTS_TOKEN", "dts-token-env-0123456789", 1);
+  Result r = Dts({"job", "get", "--id", kJobId});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(seen().authorization, "Bearer dts-token-env-0123456789");
+  r = Dts({"job", "get", "--id", kJobId, "--token", "flag-token-0123456789"});
+  EXPECT_EQ(seen().authorization, "Bearer flag-token-0123456789");
+  setenv("DTS_TOKEN", "", 1);  // empty: unset
+  r = Dts({"job", "get", "--id", kJobId});
+  EXPECT_EQ(seen().authorization, "Bearer legacy-env-token-0123456789");
+  unsetenv("DTS_API_TOKEN");
+  unsetenv("DTS_TOKEN");
 }
 
 TEST_F(ClientCommandsTest, SeedUpdateSendsOnlyTheGivenFields) {

@@ -21,7 +21,7 @@ using OptionsPtr = std::shared_ptr<const ClientOptions>;
 inline constexpr char kGlobalFlagsFooter[] =
     "Global flags, before or after the subcommand: --server HOST:PORT (env DTS_SERVER, "
     "default localhost:50054), --scheduler-server HOST:PORT (env DTS_SCHEDULER_SERVER, "
-    "default --server), -o table|json, --token TOKEN (env DTS_API_TOKEN).";
+    "default --server), -o table|json, --token TOKEN (env DTS_TOKEN or DTS_API_TOKEN).";
 
 void AddJobCommands(CLI::App& app, Context& ctx, OptionsPtr options);
 void AddSchedulerCommands(CLI::App& app, Context& ctx, OptionsPtr options);

@@ -81,7 +81,7 @@ int RunSchedule(const ClientOptions& o, const ScheduleFlags& f, Context& ctx) {
   v1::ScheduleJobRequest request;
   if (absl::Status s = BuildScheduleRequest(client, f, request); !s.ok()) return Fail(ctx, s);
   v1::ScheduleJobResponse response;
-  const absl::Status s = client.Call([&](grpc::ClientContext* c) {
+  const absl::Status s = client.CallScheduler([&](grpc::ClientContext* c) {
     return client.scheduler().ScheduleJob(c, request, &response);
   });
   return Finish(ctx, o, s, response, [](std::ostream& out, const v1::ScheduleJobResponse& r) {
@@ -94,7 +94,7 @@ int RunCancel(const ClientOptions& o, const std::string& job_id, Context& ctx) {
   request.set_job_id(job_id);
   Client client(o);
   v1::CancelScheduledJobResponse response;
-  const absl::Status s = client.Call(
+  const absl::Status s = client.CallScheduler(
       [&](grpc::ClientContext* c) { return client.scheduler().CancelJob(c, request, &response); });
   return Finish(ctx, o, s, response,
                 [&job_id](std::ostream& out, const v1::CancelScheduledJobResponse&) {
@@ -107,7 +107,7 @@ int RunGet(const ClientOptions& o, const std::string& job_id, Context& ctx) {
   request.set_job_id(job_id);
   Client client(o);
   v1::GetScheduledJobResponse response;
-  const absl::Status s = client.Call([&](grpc::ClientContext* c) {
+  const absl::Status s = client.CallScheduler([&](grpc::ClientContext* c) {
     return client.scheduler().GetScheduledJob(c, request, &response);
   });
   return Finish(ctx, o, s, response, PrintScheduledJob);
@@ -119,7 +119,7 @@ int RunList(const ClientOptions& o, const ListFlags& f, Context& ctx) {
   request.set_page_token(f.page_token);
   Client client(o);
   v1::ListScheduledJobsResponse response;
-  const absl::Status s = client.Call([&](grpc::ClientContext* c) {
+  const absl::Status s = client.CallScheduler([&](grpc::ClientContext* c) {
     return client.scheduler().ListScheduledJobs(c, request, &response);
   });
   return Finish(ctx, o, s, response, PrintScheduledJobList);
@@ -128,7 +128,7 @@ int RunList(const ClientOptions& o, const ListFlags& f, Context& ctx) {
 int RunQueue(const ClientOptions& o, Context& ctx) {
   Client client(o);
   v1::GetQueueResponse response;
-  const absl::Status s = client.Call([&](grpc::ClientContext* c) {
+  const absl::Status s = client.CallScheduler([&](grpc::ClientContext* c) {
     return client.scheduler().GetQueue(c, v1::GetQueueRequest(), &response);
   });
   return Finish(ctx, o, s, response, PrintQueue);
@@ -137,7 +137,7 @@ int RunQueue(const ClientOptions& o, Context& ctx) {
 int RunWorkerList(const ClientOptions& o, Context& ctx) {
   Client client(o);
   v1::ListWorkersResponse response;
-  const absl::Status s = client.Call([&](grpc::ClientContext* c) {
+  const absl::Status s = client.CallScheduler([&](grpc::ClientContext* c) {
     return client.scheduler().ListWorkers(c, v1::ListWorkersRequest(), &response);
   });
   return Finish(ctx, o, s, response, PrintWorkerList);
@@ -148,7 +148,7 @@ int RunWorkerGet(const ClientOptions& o, const std::string& id, Context& ctx) {
   v1::GetWorkerRequest request;
   request.set_id(id);
   v1::WorkerResponse response;
-  const absl::Status s = client.Call(
+  const absl::Status s = client.CallScheduler(
       [&](grpc::ClientContext* c) { return client.scheduler().GetWorker(c, request, &response); });
   return Finish(ctx, o, s, response, PrintWorker);
 }

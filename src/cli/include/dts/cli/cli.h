@@ -28,7 +28,7 @@ void AddCronCommands(CLI::App& app, Context& ctx);
 // Registers the gRPC client commands on `app`: `dts job ...`, `dts scheduler
 // ...` and `dts execution ...`, with the global flags --server HOST:PORT
 // (env DTS_SERVER, default localhost:50054), -o table|json and --token (env
-// DTS_API_TOKEN). The global flags may also follow the subcommand. Failures
+// DTS_TOKEN, then DTS_API_TOKEN). The global flags may also follow the subcommand. Failures
 // print "dts: <message>" on ctx.err; the exit code is 2 for bad input
 // (including the server's INVALID_ARGUMENT) and 1 for anything else. `ctx`
 // must outlive `app`'s parse.

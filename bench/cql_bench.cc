@@ -3,10 +3,13 @@
 // requests are multiplexed over one connection per host).
 //
 //   cql_bench [--hosts 127.0.0.1:9042] [--user cassandra --password cassandra]
-//             [--concurrency 32] [--seconds 10] [--keys 100000] [--op insert|select|both]
+//             [--concurrency 32] [--seconds 10] [--keys 100000]
+//             [--op insert|select|both|lwt]
 //
 // Prints ops/s and latency percentiles per operation. Creates and drops its
-// own keyspace.
+// own keyspace. `--op lwt` runs only `INSERT ... IF NOT EXISTS` (a Paxos round,
+// serial consistency SERIAL, as the store's run inserts) of fresh keys, so every
+// one applies: the lightweight-transaction ceiling (bench/distributed_bench.sh).
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
@@ -41,7 +44,10 @@ struct Outcome {
   double p50_us = 0, p99_us = 0;
 };
 
-Outcome RunPhase(Client& client, const Args& args, const std::string& query, bool select) {
+enum class Phase { kInsert, kSelect, kLwt };
+
+Outcome RunPhase(Client& client, const Args& args, const std::string& query, Phase phase) {
+  const bool select = phase == Phase::kSelect;
   std::atomic<bool> stop{false};
   std::atomic<uint64_t> next_key{0};
   std::vector<std::vector<float>> lat(static_cast<size_t>(args.concurrency));
@@ -52,10 +58,13 @@ Outcome RunPhase(Client& client, const Args& args, const std::string& query, boo
     threads.emplace_back([&, t] {
       auto& mine = lat[static_cast<size_t>(t)];
       while (!stop.load(std::memory_order_relaxed)) {
-        const int64_t k = static_cast<int64_t>(next_key.fetch_add(1) % static_cast<uint64_t>(args.keys));
+        const uint64_t n = next_key.fetch_add(1);
+        // LWT inserts take fresh keys (each applies); the others cycle.
+        const int64_t k =
+            static_cast<int64_t>(phase == Phase::kLwt ? n : n % static_cast<uint64_t>(args.keys));
         Statement st(query);
         st.consistency = Consistency::kOne;
-        st.idempotent = true;
+        st.idempotent = phase != Phase::kLwt;
         st.page_size = 0;
         if (select) {
           st.values = {Value(k)};
@@ -63,9 +72,9 @@ Outcome RunPhase(Client& client, const Args& args, const std::string& query, boo
           st.values = {Value(k), Value(absl::StrCat("value-", k)), Value(k * 2)};
         }
         const absl::Time t0 = absl::Now();
-        auto r = client.Execute(st);
+        const bool ok = phase == Phase::kLwt ? client.ExecuteLwt(st).ok() : client.Execute(st).ok();
         const double us = absl::ToDoubleMicroseconds(absl::Now() - t0);
-        if (r.ok()) {
+        if (ok) {
           mine.push_back(static_cast<float>(us));
         } else {
           ++errors[static_cast<size_t>(t)];
@@ -96,7 +105,7 @@ Outcome RunPhase(Client& client, const Args& args, const std::string& query, boo
 int Usage() {
   std::fprintf(stderr,
                "usage: cql_bench [--hosts H:P,...] [--user U] [--password P] [--concurrency N]\n"
-               "                 [--seconds S] [--keys N] [--op insert|select|both]\n");
+               "                 [--seconds S] [--keys N] [--op insert|select|both|lwt]\n");
   return 2;
 }
 
@@ -155,6 +164,7 @@ int main(int argc, char** argv) {
   }
   const std::string insert = absl::StrCat("INSERT INTO ", ks, ".kv (k, v, n) VALUES (?, ?, ?)");
   const std::string select = absl::StrCat("SELECT v, n FROM ", ks, ".kv WHERE k = ?");
+  const std::string lwt = absl::StrCat("INSERT INTO ", ks, ".kv (k, v, n) VALUES (?, ?, ?) IF NOT EXISTS");
   std::printf("cql_bench: %s, concurrency %d, %d s per phase, %d keys\n", args.hosts.c_str(),
               args.concurrency, args.seconds, args.keys);
   int rc = 0;
@@ -166,9 +176,10 @@ int main(int argc, char** argv) {
   };
   if (args.op == "insert" || args.op == "both" || args.op == "select") {
     // Selects need rows: the insert phase always runs first.
-    report("insert", RunPhase(c, args, insert, /*select=*/false));
+    report("insert", RunPhase(c, args, insert, Phase::kInsert));
   }
-  if (args.op == "select" || args.op == "both") report("select", RunPhase(c, args, select, /*select=*/true));
+  if (args.op == "select" || args.op == "both") report("select", RunPhase(c, args, select, Phase::kSelect));
+  if (args.op == "lwt") report("lwt", RunPhase(c, args, lwt, Phase::kLwt));
   Statement drop(absl::StrCat("DROP KEYSPACE ", ks));
   drop.timeout = absl::Seconds(60);
   (void)c.Query(drop);

@@ -5,7 +5,7 @@ BUILD_DIR      ?= build
 ASAN_BUILD_DIR ?= build-asan
 FUZZ_BUILD_DIR ?= build-fuzz
 FUZZ_SECONDS   ?= 60
-# The CQL frame decoder gets as long as the cron parser (CI: 20 s each).
+# The CQL frame decoder gets as long as the others (CI: 30 s each).
 CQL_FUZZ_SECONDS ?= $(FUZZ_SECONDS)
 JOBS           ?= $(shell nproc)
 CMAKE_FLAGS    ?=
@@ -53,15 +53,27 @@ test-asan: node-deps
 	cmake --build $(ASAN_BUILD_DIR) -j $(JOBS)
 	ctest --test-dir $(ASAN_BUILD_DIR) -LE 'kafka|cassandra' --output-on-failure -j $(JOBS)
 
+# Every libFuzzer target (fuzz/), each for FUZZ_SECONDS, from its seed corpus
+# in fuzz/corpus/<name> (new inputs go to $(FUZZ_BUILD_DIR)/corpus/<name>).
+# A crash stops here with the input saved as crash-* in the current directory.
+FUZZERS = cron_parse_fuzzer cql_frame_fuzzer http_request_fuzzer json_job_fuzzer task_message_fuzzer
 fuzz:
 	CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	  -DDTS_FUZZ=ON -DDTS_BUILD_BENCH=OFF $(CMAKE_FLAGS)
-	cmake --build $(FUZZ_BUILD_DIR) -j $(JOBS) --target cron_parse_fuzzer cql_frame_fuzzer
-	mkdir -p $(FUZZ_BUILD_DIR)/corpus/cron $(FUZZ_BUILD_DIR)/corpus/cql_frame
+	cmake --build $(FUZZ_BUILD_DIR) -j $(JOBS) --target $(FUZZERS)
+	mkdir -p $(addprefix $(FUZZ_BUILD_DIR)/corpus/,cron cql_frame http_request json_job task_message)
 	./$(FUZZ_BUILD_DIR)/fuzz/cron_parse_fuzzer -max_total_time=$(FUZZ_SECONDS) \
 	  -dict=fuzz/cron.dict $(FUZZ_BUILD_DIR)/corpus/cron fuzz/corpus/cron
 	./$(FUZZ_BUILD_DIR)/fuzz/cql_frame_fuzzer -max_total_time=$(CQL_FUZZ_SECONDS) -max_len=4096 \
 	  -timeout=10 -rss_limit_mb=2048 $(FUZZ_BUILD_DIR)/corpus/cql_frame fuzz/corpus/cql_frame
+	./$(FUZZ_BUILD_DIR)/fuzz/http_request_fuzzer -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+	  -timeout=10 -rss_limit_mb=2048 -dict=fuzz/http.dict \
+	  $(FUZZ_BUILD_DIR)/corpus/http_request fuzz/corpus/http_request
+	./$(FUZZ_BUILD_DIR)/fuzz/json_job_fuzzer -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+	  -timeout=10 -rss_limit_mb=2048 -dict=fuzz/json.dict \
+	  $(FUZZ_BUILD_DIR)/corpus/json_job fuzz/corpus/json_job
+	./$(FUZZ_BUILD_DIR)/fuzz/task_message_fuzzer -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+	  -timeout=10 -rss_limit_mb=2048 $(FUZZ_BUILD_DIR)/corpus/task_message fuzz/corpus/task_message
 
 bench:
 	BUILD_DIR=$(BUILD_DIR) JOBS=$(JOBS) bash scripts/bench.sh

@@ -16,7 +16,7 @@ PACKAGES=(
   libspdlog-dev libfmt-dev
   libcli11-dev
   libcurl4-openssl-dev
-  uuid-dev libssl-dev
+  uuid-dev libssl-dev openssl
   libgtest-dev libgmock-dev googletest
   libbenchmark-dev
   python3 python3-pytest python3-grpcio python3-protobuf python3-yaml

@@ -12,7 +12,10 @@
 #include "absl/time/time.h"
 #include "dts/cron/schedule.h"
 #include "dts/http/errors.h"
+#include "api/json_syntax.h"
 #include "api/json_writer.h"
+#include "dts/api/access.h"
+#include "dts/api/rate_limiter.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 
@@ -32,6 +35,8 @@ Response JsonResponse(const google::protobuf::Message& message) {
   response.body = ToJson(message);
   return response;
 }
+
+}  // namespace
 
 // Where `text` stops being JSON (RFC 8259), as "line 1, column 9 (byte 8):
 // expected ':' after an object key"; empty when it is well-formed JSON.
@@ -169,6 +174,8 @@ std::string JsonSyntaxError(absl::string_view text) {
   }
 }
 
+namespace {
+
 // Parses a JSON body into `message`. An empty body is an empty message.
 absl::Status ParseBody(const Request& request, google::protobuf::Message* message) {
   if (request.body.find_first_not_of(" \t\r\n") == std::string::npos) return absl::OkStatus();
@@ -263,40 +270,107 @@ class QueryReader {
   absl::flat_hash_set<std::string> known_;
 };
 
-template <typename Result>
-Response Reply(const absl::StatusOr<Result>& result) {
-  if (!result.ok()) return http::StatusResponse(result.status());
-  return JsonResponse(*result);
+// What a handler behind access control (AddGuarded) gets: the check of a
+// request's content against the caller's role, and where it reports the
+// outcome for the audit log.
+class Guard {
+ public:
+  Guard(const AccessControl* access, const AccessRule* rule, const Principal* caller,
+        std::string target)
+      : access_(access), rule_(rule), caller_(caller), target_(std::move(target)) {}
+
+  // PERMISSION_DENIED when this request needs more than the caller's role.
+  absl::Status Check(const google::protobuf::Message& request) const {
+    return access_->CheckRequest(*rule_, *caller_, request);
+  }
+  Response Fail(const absl::Status& status) {
+    code_ = status.code();
+    return http::StatusResponse(status);
+  }
+  template <typename Result>
+  Response Reply(const google::protobuf::Message& request, const absl::StatusOr<Result>& result) {
+    if (std::string id = TargetOf(request, result.ok() ? &*result : nullptr); !id.empty()) target_ = id;
+    if (!result.ok()) return Fail(result.status());
+    return JsonResponse(*result);
+  }
+
+  const std::string& target() const { return target_; }
+  absl::StatusCode code() const { return code_; }
+
+ private:
+  const AccessControl* access_;
+  const AccessRule* rule_;
+  const Principal* caller_;
+  std::string target_;  // the id acted on; first the path's {id}
+  absl::StatusCode code_ = absl::StatusCode::kOk;
+};
+
+using GuardedHandler = std::function<Response(const Request&, const PathParams&, Guard&)>;
+
+// A refused call: 401 says how to authenticate, 429 when to come back.
+Response Refusal(const absl::Status& status) {
+  Response response = http::StatusResponse(status);
+  if (absl::IsUnauthenticated(status)) response.headers.emplace_back("WWW-Authenticate", "Bearer");
+  if (int seconds = RetryAfterSeconds(status); seconds > 0) {
+    response.headers.emplace_back("Retry-After", absl::StrCat(seconds));
+  }
+  return response;
+}
+
+// Registers `handler` behind the access rule of (method, pattern): the
+// caller is authenticated, rate limited and role checked first, and a call
+// that changes something is audited after.
+void AddGuarded(http::Router& router, const AccessControl* access, absl::string_view method,
+                absl::string_view pattern, GuardedHandler handler) {
+  const AccessRule* rule = FindHttpRule(method, pattern);
+  if (rule == nullptr) {
+    // A route missing from the access table must not be served open. An
+    // empty handler is an error Router keeps in status(), which
+    // Server::Create checks: the server refuses to start.
+    router.Add(method, pattern, nullptr);
+    return;
+  }
+  const std::string route = absl::StrCat(method, " ", pattern);
+  router.Add(method, pattern, [access, rule, route, handler](const Request& request,
+                                                             const PathParams& params) {
+    const auto id = params.find("id");
+    const std::string path_id = id == params.end() ? "" : id->second;
+    CallInfo call{.transport = "http", .route = route, .target = path_id,
+                  .peer = request.remote_address};
+    absl::StatusOr<Principal> caller =
+        access->Admit(*rule, request.Header("authorization").value_or(""), call);
+    if (!caller.ok()) return Refusal(caller.status());
+    Guard guard(access, rule, &*caller, path_id);
+    Response response = handler(request, params, guard);
+    call.target = guard.target();
+    access->Finish(*rule, *caller, call, guard.code());
+    return response;
+  });
 }
 
 // A handler that receives the parsed request message.
 template <typename RequestMessage, typename Result>
-http::Handler WithBody(const Authenticator* auth,
-                       std::function<void(const PathParams&, RequestMessage&)> from_path,
-                       std::function<absl::StatusOr<Result>(const RequestMessage&)> call) {
-  return [auth, from_path, call](const Request& request, const PathParams& params) {
-    if (absl::Status s = auth->Check(request.Header("authorization").value_or("")); !s.ok()) {
-      return http::StatusResponse(s);
-    }
+GuardedHandler WithBody(std::function<void(const PathParams&, RequestMessage&)> from_path,
+                        std::function<absl::StatusOr<Result>(const RequestMessage&)> call) {
+  return [from_path, call](const Request& request, const PathParams& params, Guard& guard) {
     RequestMessage message;
-    if (absl::Status s = ParseBody(request, &message); !s.ok()) return http::StatusResponse(s);
+    if (absl::Status s = ParseBody(request, &message); !s.ok()) return guard.Fail(s);
     if (from_path) from_path(params, message);
-    return Reply(call(message));
+    if (absl::Status s = guard.Check(message); !s.ok()) return guard.Fail(s);
+    return guard.Reply(message, call(message));
   };
 }
 
 // A handler for body-less routes, which takes its input from the path and query.
 template <typename RequestMessage, typename Result>
-http::Handler WithQuery(const Authenticator* auth,
-                        std::function<absl::Status(const Request&, const PathParams&, RequestMessage&)> fill,
-                        std::function<absl::StatusOr<Result>(const RequestMessage&)> call) {
-  return [auth, fill, call](const Request& request, const PathParams& params) {
-    if (absl::Status s = auth->Check(request.Header("authorization").value_or("")); !s.ok()) {
-      return http::StatusResponse(s);
-    }
+GuardedHandler WithQuery(
+    std::function<absl::Status(const Request&, const PathParams&, RequestMessage&)> fill,
+    std::function<absl::StatusOr<Result>(const RequestMessage&)> call) {
+  return [fill, call](const Request& request, const PathParams& params, Guard& guard) {
     RequestMessage message;
-    if (absl::Status s = fill(request, params, message); !s.ok()) return http::StatusResponse(s);
-    return Reply(call(message));
+    if (absl::Status s = fill(request, params, message); !s.ok()) return guard.Fail(s);
+    if (absl::Status s = guard.Check(message); !s.ok()) return guard.Fail(s);
+    return guard.Reply(message, call(message));
   };
 }
 
@@ -379,7 +453,7 @@ Response CronNext(const Request& request, const Clock* clock) {
 }  // namespace
 
 void RegisterHttpRoutes(http::Router& router, JobApi* jobs, SchedulerApi* scheduler,
-                        ExecutionApi* executions, const Authenticator* auth, const Clock* clock) {
+                        ExecutionApi* executions, const AccessControl* access, const Clock* clock) {
   using namespace v1;  // NOLINT(google-build-using-namespace): request types only
   router.Add("GET", "/healthz", [](const Request&, const PathParams&) {
     Response r;
@@ -388,12 +462,11 @@ void RegisterHttpRoutes(http::Router& router, JobApi* jobs, SchedulerApi* schedu
   });
 
   // ---- jobs
-  router.Add("POST", "/v1/jobs",
+  AddGuarded(router, access, "POST", "/v1/jobs",
              WithBody<CreateJobRequest, CreateJobResponse>(
-                 auth, nullptr, [jobs](const CreateJobRequest& r) { return jobs->CreateJob(r); }));
-  router.Add("GET", "/v1/jobs",
+                 nullptr, [jobs](const CreateJobRequest& r) { return jobs->CreateJob(r); }));
+  AddGuarded(router, access, "GET", "/v1/jobs",
              WithQuery<ListJobsRequest, ListJobsResponse>(
-                 auth,
                  [](const Request& request, const PathParams&, ListJobsRequest& m) {
                    return QueryReader(request)
                        .Known({"page_size", "status", "last_id"})
@@ -403,22 +476,20 @@ void RegisterHttpRoutes(http::Router& router, JobApi* jobs, SchedulerApi* schedu
                        .Finish();
                  },
                  [jobs](const ListJobsRequest& r) { return jobs->ListJobs(r); }));
-  router.Add("GET", "/v1/jobs/{id}",
-             WithQuery<GetJobRequest, JobResponse>(auth, IdOnly(&GetJobRequest::mutable_id),
+  AddGuarded(router, access, "GET", "/v1/jobs/{id}",
+             WithQuery<GetJobRequest, JobResponse>(IdOnly(&GetJobRequest::mutable_id),
                                                    [jobs](const GetJobRequest& r) { return jobs->GetJob(r); }));
-  router.Add("PUT", "/v1/jobs/{id}", [jobs, auth](const Request& request, const PathParams& params) {
-    if (absl::Status s = auth->Check(request.Header("authorization").value_or("")); !s.ok()) {
-      return http::StatusResponse(s);
-    }
-    UpdateJobRequest update;
-    if (absl::Status s = ParseBody(request, &update); !s.ok()) return http::StatusResponse(s);
-    update.set_id(params.at("id"));
-    if (absl::Status s = FillUpdateMask(request, &update); !s.ok()) return http::StatusResponse(s);
-    return Reply(jobs->UpdateJob(update));
-  });
-  router.Add("DELETE", "/v1/jobs/{id}",
+  AddGuarded(router, access, "PUT", "/v1/jobs/{id}",
+             [jobs](const Request& request, const PathParams& params, Guard& guard) {
+               UpdateJobRequest update;
+               if (absl::Status s = ParseBody(request, &update); !s.ok()) return guard.Fail(s);
+               update.set_id(params.at("id"));
+               if (absl::Status s = FillUpdateMask(request, &update); !s.ok()) return guard.Fail(s);
+               if (absl::Status s = guard.Check(update); !s.ok()) return guard.Fail(s);
+               return guard.Reply(update, jobs->UpdateJob(update));
+             });
+  AddGuarded(router, access, "DELETE", "/v1/jobs/{id}",
              WithQuery<DeleteJobRequest, DeleteJobResponse>(
-                 auth,
                  [](const Request& request, const PathParams& params, DeleteJobRequest& m) {
                    m.set_id(params.at("id"));
                    return QueryReader(request)
@@ -427,9 +498,8 @@ void RegisterHttpRoutes(http::Router& router, JobApi* jobs, SchedulerApi* schedu
                        .Finish();
                  },
                  [jobs](const DeleteJobRequest& r) { return jobs->DeleteJob(r); }));
-  router.Add("GET", "/v1/jobs/{id}/executions",
+  AddGuarded(router, access, "GET", "/v1/jobs/{id}/executions",
              WithQuery<ListExecutionsRequest, ListExecutionsResponse>(
-                 auth,
                  [](const Request& request, const PathParams& params, ListExecutionsRequest& m) {
                    m.set_job_id(params.at("id"));
                    return QueryReader(request)
@@ -440,30 +510,29 @@ void RegisterHttpRoutes(http::Router& router, JobApi* jobs, SchedulerApi* schedu
                        .Finish();
                  },
                  [executions](const ListExecutionsRequest& r) { return executions->ListExecutions(r); }));
-  router.Add("POST", "/v1/jobs/{id}/cancel",
+  AddGuarded(router, access, "POST", "/v1/jobs/{id}/cancel",
              WithQuery<CancelJobRequest, JobResponse>(
-                 auth, IdOnly(&CancelJobRequest::mutable_id),
+                 IdOnly(&CancelJobRequest::mutable_id),
                  [jobs](const CancelJobRequest& r) { return jobs->CancelJob(r); }));
-  router.Add("POST", "/v1/jobs/{id}/run",
+  AddGuarded(router, access, "POST", "/v1/jobs/{id}/run",
              WithQuery<TriggerJobRequest, TriggerJobResponse>(
-                 auth, IdOnly(&TriggerJobRequest::mutable_id),
+                 IdOnly(&TriggerJobRequest::mutable_id),
                  [jobs](const TriggerJobRequest& r) { return jobs->TriggerJob(r); }));
-  router.Add("POST", "/v1/jobs/{id}/pause",
+  AddGuarded(router, access, "POST", "/v1/jobs/{id}/pause",
              WithQuery<PauseJobRequest, JobResponse>(
-                 auth, IdOnly(&PauseJobRequest::mutable_id),
+                 IdOnly(&PauseJobRequest::mutable_id),
                  [jobs](const PauseJobRequest& r) { return jobs->PauseJob(r); }));
-  router.Add("POST", "/v1/jobs/{id}/resume",
+  AddGuarded(router, access, "POST", "/v1/jobs/{id}/resume",
              WithQuery<ResumeJobRequest, JobResponse>(
-                 auth, IdOnly(&ResumeJobRequest::mutable_id),
+                 IdOnly(&ResumeJobRequest::mutable_id),
                  [jobs](const ResumeJobRequest& r) { return jobs->ResumeJob(r); }));
 
   // ---- scheduler
-  router.Add("POST", "/v1/scheduler/jobs",
+  AddGuarded(router, access, "POST", "/v1/scheduler/jobs",
              WithBody<ScheduleJobRequest, ScheduleJobResponse>(
-                 auth, nullptr, [scheduler](const ScheduleJobRequest& r) { return scheduler->ScheduleJob(r); }));
-  router.Add("GET", "/v1/scheduler/jobs",
+                 nullptr, [scheduler](const ScheduleJobRequest& r) { return scheduler->ScheduleJob(r); }));
+  AddGuarded(router, access, "GET", "/v1/scheduler/jobs",
              WithQuery<ListScheduledJobsRequest, ListScheduledJobsResponse>(
-                 auth,
                  [](const Request& request, const PathParams&, ListScheduledJobsRequest& m) {
                    return QueryReader(request)
                        .Known({"page_size", "page_token"})
@@ -472,46 +541,43 @@ void RegisterHttpRoutes(http::Router& router, JobApi* jobs, SchedulerApi* schedu
                        .Finish();
                  },
                  [scheduler](const ListScheduledJobsRequest& r) { return scheduler->ListScheduledJobs(r); }));
-  router.Add("GET", "/v1/scheduler/jobs/{id}",
+  AddGuarded(router, access, "GET", "/v1/scheduler/jobs/{id}",
              WithQuery<GetScheduledJobRequest, GetScheduledJobResponse>(
-                 auth, IdOnly(&GetScheduledJobRequest::mutable_job_id),
+                 IdOnly(&GetScheduledJobRequest::mutable_job_id),
                  [scheduler](const GetScheduledJobRequest& r) { return scheduler->GetScheduledJob(r); }));
-  router.Add("DELETE", "/v1/scheduler/jobs/{id}",
+  AddGuarded(router, access, "DELETE", "/v1/scheduler/jobs/{id}",
              WithQuery<CancelScheduledJobRequest, CancelScheduledJobResponse>(
-                 auth, IdOnly(&CancelScheduledJobRequest::mutable_job_id),
+                 IdOnly(&CancelScheduledJobRequest::mutable_job_id),
                  [scheduler](const CancelScheduledJobRequest& r) { return scheduler->CancelJob(r); }));
 
-  router.Add("GET", "/v1/scheduler/queue",
+  AddGuarded(router, access, "GET", "/v1/scheduler/queue",
              WithQuery<GetQueueRequest, GetQueueResponse>(
-                 auth, [](const Request& request, const PathParams&, GetQueueRequest&) {
+                 [](const Request& request, const PathParams&, GetQueueRequest&) {
                    return QueryReader(request).Finish();
                  },
                  [scheduler](const GetQueueRequest& r) { return scheduler->GetQueue(r); }));
 
   // ---- workers
-  router.Add("GET", "/v1/workers",
+  AddGuarded(router, access, "GET", "/v1/workers",
              WithQuery<ListWorkersRequest, ListWorkersResponse>(
-                 auth, [](const Request& request, const PathParams&, ListWorkersRequest&) {
+                 [](const Request& request, const PathParams&, ListWorkersRequest&) {
                    return QueryReader(request).Finish();
                  },
                  [scheduler](const ListWorkersRequest& r) { return scheduler->ListWorkers(r); }));
-  router.Add("GET", "/v1/workers/{id}",
+  AddGuarded(router, access, "GET", "/v1/workers/{id}",
              WithQuery<GetWorkerRequest, WorkerResponse>(
-                 auth, IdOnly(&GetWorkerRequest::mutable_id),
+                 IdOnly(&GetWorkerRequest::mutable_id),
                  [scheduler](const GetWorkerRequest& r) { return scheduler->GetWorker(r); }));
 
   // ---- cron
-  router.Add("GET", "/v1/cron/next", [auth, clock](const Request& request, const PathParams&) {
-    if (absl::Status s = auth->Check(request.Header("authorization").value_or("")); !s.ok()) {
-      return http::StatusResponse(s);
-    }
-    return CronNext(request, clock);
-  });
+  AddGuarded(router, access, "GET", "/v1/cron/next",
+             [clock](const Request& request, const PathParams&, Guard&) {
+               return CronNext(request, clock);
+             });
 
   // ---- executions
-  router.Add("GET", "/v1/executions",
+  AddGuarded(router, access, "GET", "/v1/executions",
              WithQuery<ListExecutionsRequest, ListExecutionsResponse>(
-                 auth,
                  [](const Request& request, const PathParams&, ListExecutionsRequest& m) {
                    return QueryReader(request)
                        .Known({"job_id", "status", "page_size", "last_id"})
@@ -522,9 +588,9 @@ void RegisterHttpRoutes(http::Router& router, JobApi* jobs, SchedulerApi* schedu
                        .Finish();
                  },
                  [executions](const ListExecutionsRequest& r) { return executions->ListExecutions(r); }));
-  router.Add("GET", "/v1/executions/{id}",
+  AddGuarded(router, access, "GET", "/v1/executions/{id}",
              WithQuery<GetExecutionRequest, ExecutionResponse>(
-                 auth, IdOnly(&GetExecutionRequest::mutable_id),
+                 IdOnly(&GetExecutionRequest::mutable_id),
                  [executions](const GetExecutionRequest& r) { return executions->GetExecution(r); }));
 }
 

@@ -8,6 +8,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "app/front.h"
+#include "app/run_as_flags.h"
 #include "app/services.h"
 #include "dts/api/services.h"
 #include "dts/cluster/job_publisher.h"
@@ -29,6 +30,7 @@ struct ExecutionFlags {
   ServiceFlags service;
   std::string worker_id;  // empty: <hostname>-<http port>
   WorkerFlags worker;     // capacity and labels; unset: this machine's
+  RunAsFlags run_as;      // who commands run as
   std::string data_dir = "./dts-worker-data";
   int heartbeat_interval_ms = 1000;
   int drain_timeout_seconds = 30;
@@ -52,11 +54,15 @@ int RunExecutionService(const ExecutionFlags& flags, cli::Context& ctx) {
   const sigset_t signals = BlockShutdownSignals();
   absl::StatusOr<cluster::WorkerAgent::Options> agent_options = AgentOptions(flags);
   if (!agent_options.ok()) return StartupFailure(ctx, name, agent_options.status());
+  // Before anything connects: a bad --run-as is a usage error.
+  absl::StatusOr<execution::ExecutorOptions> executor_options = ExecutorOptionsUnder(flags.data_dir);
+  if (!executor_options.ok()) return StartupFailure(ctx, name, executor_options.status());
+  if (absl::Status s = ApplyRunAs(flags.run_as, name, &*executor_options, *ctx.err); !s.ok()) {
+    return StartupFailure(ctx, name, s);
+  }
   absl::StatusOr<ServiceSetup> setup = SetUpService(kExecutionService, flags.service, ctx);
   if (!setup.ok()) return StartupFailure(ctx, name, setup.status());
 
-  absl::StatusOr<execution::ExecutorOptions> executor_options = ExecutorOptionsUnder(flags.data_dir);
-  if (!executor_options.ok()) return StartupFailure(ctx, name, executor_options.status());
   executor_options->kafka_publish = messaging::MakeKafkaPublish(setup->producer.get());
   absl::StatusOr<std::unique_ptr<execution::Executor>> executor =
       execution::CreateLocalExecutor(ctx.clock, *executor_options);
@@ -105,6 +111,7 @@ void AddExecutionService(CLI::App& app, cli::Context& ctx) {
   cmd->add_option("--worker-id", flags->worker_id,
                   "This worker's id in heartbeats and runs (default <hostname>-<http port>)");
   AddWorkerFlags(*cmd, &flags->worker);
+  AddRunAsFlags(*cmd, &flags->run_as);
   cmd->add_option("--data-dir", flags->data_dir,
                   "Scratch directories of runs and records of their process groups")
       ->capture_default_str();

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <map>
 #include <memory>
 #include <system_error>
@@ -13,6 +14,8 @@
 #include "absl/strings/str_cat.h"
 #include "cli/job_flags.h"
 #include "dts/execution/resources.h"
+#include "dts/api/access.h"
+#include "dts/api/audit_log.h"
 #include "dts/api/auth.h"
 #include "dts/api/grpc_services.h"
 #include "dts/api/http_gateway.h"
@@ -41,15 +44,26 @@ absl::Status WriteReadyFile(const std::string& path, const std::string& grpc, co
 
 }  // namespace
 
-void AddServeFlags(CLI::App& cmd, int* http_threads, std::string* ready_file,
-                   std::string* token_file) {
+void AddServeFlags(CLI::App& cmd, int* http_threads, std::string* ready_file, AuthFlags* auth) {
   cmd.add_option("--http-threads", *http_threads, "HTTP I/O threads")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
   cmd.add_option("--ready-file", *ready_file,
                  "Write {\"grpc\":..., \"http\":...} here once listening (for port 0)");
-  cmd.add_option("--api-token-file", *token_file,
-                 "File holding the API bearer token (else $DTS_API_TOKEN)");
+  cmd.add_option("--api-token-file", auth->token_file,
+                 "File holding one admin API token (else $DTS_API_TOKEN)");
+  cmd.add_option("--auth-tokens-file", auth->tokens_file,
+                 "File of `ROLE SHA256-HEX [NAME]` lines (with $DTS_AUTH_TOKENS=ROLE:TOKEN,...)");
+  cmd.add_flag("--insecure-no-auth", auth->insecure_no_auth,
+               "Allow listening beyond loopback without any token (not for production)");
+  cmd.add_option("--rate-limit", auth->rate_limit, "Requests per second per token (0: no limit)")
+      ->check(CLI::Range(0.0, 1e6))
+      ->capture_default_str();
+  cmd.add_option("--rate-burst", auth->rate_burst, "Requests a token may make at once")
+      ->check(CLI::Range(1.0, 1e6))
+      ->capture_default_str();
+  cmd.add_option("--audit-log", auth->audit_log,
+                 "Append the audit log (JSON lines) to this file (default: stderr, \"audit: \" prefixed)");
 }
 
 void AddCassandraFlags(CLI::App& cmd, CassandraFlags* flags) {
@@ -65,29 +79,87 @@ sigset_t BlockShutdownSignals() {
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  // A write past RLIMIT_FSIZE (a file size quota) then fails with EFBIG,
+  // which storage reports as an error, instead of killing the process.
+  // Commands get the default back (spawn.cc resets every disposition).
+  signal(SIGXFSZ, SIG_IGN);
   return set;
 }
 
-absl::StatusOr<std::string> ReadToken(const std::string& token_file, const std::string& grpc_addr,
-                                      const std::string& http_addr) {
+namespace {
+
+absl::StatusOr<std::string> ReadWholeFile(absl::string_view flag, const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::InvalidArgumentError(absl::StrCat(flag, ": cannot read ", path));
+  std::ostringstream content;
+  content << in.rdbuf();
+  return content.str();
+}
+
+// The admin token of --api-token-file (first line) or $DTS_API_TOKEN.
+absl::StatusOr<std::vector<api::TokenEntry>> ReadLegacyToken(const std::string& token_file) {
   std::string token;
   if (!token_file.empty()) {
-    std::ifstream in(token_file);
-    if (!in) return absl::InvalidArgumentError(absl::StrCat("--api-token-file: cannot read ", token_file));
-    std::getline(in, token);
+    absl::StatusOr<std::string> content = ReadWholeFile("--api-token-file", token_file);
+    if (!content.ok()) return content.status();
+    token = content->substr(0, content->find('\n'));
   } else if (const char* env = std::getenv("DTS_API_TOKEN"); env != nullptr) {
     token = env;
   }
+  if (token.empty()) return std::vector<api::TokenEntry>{};
+  absl::StatusOr<api::TokenEntry> entry = api::LegacyAdminToken(token);
+  if (!entry.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        token_file.empty() ? "DTS_API_TOKEN" : "--api-token-file " + token_file, ": ",
+        entry.status().message()));
+  }
+  return std::vector<api::TokenEntry>{*std::move(entry)};
+}
+
+// The tokens of every source, in the order file, environment, legacy.
+absl::StatusOr<std::vector<api::TokenEntry>> ReadTokens(const AuthFlags& flags) {
+  std::vector<api::TokenEntry> tokens;
+  if (!flags.tokens_file.empty()) {
+    absl::StatusOr<std::string> content = ReadWholeFile("--auth-tokens-file", flags.tokens_file);
+    if (!content.ok()) return content.status();
+    absl::StatusOr<std::vector<api::TokenEntry>> parsed =
+        api::ParseTokensFile(flags.tokens_file, *content);
+    if (!parsed.ok()) return parsed.status();
+    tokens = *std::move(parsed);
+  }
+  const char* env = std::getenv("DTS_AUTH_TOKENS");
+  absl::StatusOr<std::vector<api::TokenEntry>> from_env =
+      api::ParseTokensEnv("DTS_AUTH_TOKENS", env == nullptr ? "" : env);
+  if (!from_env.ok()) return from_env.status();
+  absl::StatusOr<std::vector<api::TokenEntry>> legacy = ReadLegacyToken(flags.token_file);
+  if (!legacy.ok()) return legacy.status();
+  absl::StatusOr<std::vector<api::TokenEntry>> merged =
+      api::MergeTokens(std::move(tokens), *std::move(from_env));
+  if (!merged.ok()) return merged.status();
+  return api::MergeTokens(*std::move(merged), *std::move(legacy));
+}
+
+}  // namespace
+
+absl::StatusOr<AuthSettings> ReadAuth(const AuthFlags& flags, const std::string& grpc_addr,
+                                      const std::string& http_addr) {
+  absl::StatusOr<std::vector<api::TokenEntry>> tokens = ReadTokens(flags);
+  if (!tokens.ok()) return tokens.status();
+  AuthSettings settings;
+  settings.tokens = *std::move(tokens);
+  settings.rate_limit = {.per_second = flags.rate_limit, .burst = flags.rate_burst};
+  settings.audit_log = flags.audit_log;
   const bool exposed = !api::IsLoopbackAddress(grpc_addr) || !api::IsLoopbackAddress(http_addr);
-  if (exposed && token.empty()) {
-    return absl::InvalidArgumentError(
-        "the API listens beyond loopback but no token is set: set DTS_API_TOKEN or "
-        "--api-token-file (clients send `Authorization: Bearer <token>`)");
+  if (exposed && settings.tokens.empty()) {
+    if (!flags.insecure_no_auth) {
+      return absl::InvalidArgumentError(
+          "the API listens beyond loopback but no token is configured: set --auth-tokens-file, "
+          "DTS_AUTH_TOKENS, or the single admin token DTS_API_TOKEN / --api-token-file "
+          "(clients send `Authorization: Bearer <token>`), or pass --insecure-no-auth");
+    }
+    settings.insecure_exposed = true;
   }
-  if (!token.empty() && token.size() < 16) {
-    return absl::InvalidArgumentError("the API token must be at least 16 characters");
-  }
-  return token;
+  return settings;
 }
 
 int StartupFailure(cli::Context& ctx, absl::string_view name, const absl::Status& status) {
@@ -97,15 +169,26 @@ int StartupFailure(cli::Context& ctx, absl::string_view name, const absl::Status
 
 int Serve(const FrontOptions& options, const FrontApis& apis, const sigset_t& signals,
           const Clock* clock, cli::Context& ctx) {
-  api::Authenticator auth(options.token);
-  api::GrpcJobService grpc_jobs(apis.jobs, &auth);
-  api::GrpcSchedulerService grpc_scheduler(apis.scheduler, &auth);
-  api::GrpcExecutionService grpc_executions(apis.executions, &auth);
+  api::Authenticator auth(options.auth.tokens);
+  api::RateLimiter limiter(clock, options.auth.rate_limit);
+  absl::StatusOr<api::AuditLog::Sink> audit_sink =
+      options.auth.audit_log.empty() ? api::StderrAuditSink()
+                                     : api::OpenAuditFile(options.auth.audit_log);
+  if (!audit_sink.ok()) return StartupFailure(ctx, options.name, audit_sink.status());
+  const api::AuditLog audit(clock, *std::move(audit_sink));
+  const api::AccessControl access(&auth, &limiter, &audit);
+  if (options.auth.insecure_exposed) {
+    *ctx.err << options.name << ": WARNING: listening beyond loopback with authentication off "
+             << "(--insecure-no-auth): anyone who can reach the port can run commands\n";
+  }
+  api::GrpcJobService grpc_jobs(apis.jobs, &access);
+  api::GrpcSchedulerService grpc_scheduler(apis.scheduler, &access);
+  api::GrpcExecutionService grpc_executions(apis.executions, &access);
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int grpc_port = 0;
-  builder.AddListeningPort(options.grpc_addr, grpc::InsecureServerCredentials(), &grpc_port);
+  builder.AddListeningPort(options.grpc_addr, GrpcServerCredentials(options.tls), &grpc_port);
   builder.SetMaxReceiveMessageSize(static_cast<int>(kMaxRequestBytes));
   // gRPC's defaults (1-2 pollers) make its sync server start a thread for
   // most calls under concurrent load; keep a few polling threads ready.
@@ -121,12 +204,15 @@ int Serve(const FrontOptions& options, const FrontApis& apis, const sigset_t& si
   }
 
   http::Router router;
-  api::RegisterHttpRoutes(router, apis.jobs, apis.scheduler, apis.executions, &auth, clock);
+  api::RegisterHttpRoutes(router, apis.jobs, apis.scheduler, apis.executions, &access, clock);
   dashboard::RegisterDashboard(router);
   http::ServerOptions http_options;
   http_options.address = options.http_addr;
   http_options.threads = options.http_threads;
   http_options.max_body_bytes = kMaxRequestBytes;
+  http_options.tls_cert_chain_pem = options.tls.cert_chain_pem;
+  http_options.tls_key_pem = options.tls.key_pem;
+  http_options.tls_client_ca_pem = options.tls.client_ca_pem;
   absl::StatusOr<std::unique_ptr<http::Server>> http_server = http::Server::Create(http_options, &router);
   if (!http_server.ok()) {
     *ctx.err << options.name << ": " << http_server.status().message() << "\n";
@@ -144,7 +230,10 @@ int Serve(const FrontOptions& options, const FrontApis& apis, const sigset_t& si
     }
   }
   *ctx.out << options.name << " ready: grpc=" << grpc_address << " http=" << http_address << " "
-           << options.ready_detail << (auth.enabled() ? " auth=token" : "") << std::endl;
+           << options.ready_detail
+           << (auth.enabled() ? absl::StrCat(" auth=tokens:", auth.tokens().size()) : " auth=off")
+           << (options.tls.verify_clients() ? " tls=mtls" : options.tls.enabled() ? " tls=on" : "")
+           << std::endl;
 
   int signal = 0;
   sigwait(&signals, &signal);

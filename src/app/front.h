@@ -13,6 +13,9 @@
 #include "CLI/CLI.hpp"
 #include "absl/status/statusor.h"
 #include "app/config.h"
+#include "app/tls.h"
+#include "dts/api/auth.h"
+#include "dts/api/rate_limiter.h"
 #include "dts/api/services.h"
 #include "dts/cli/cli.h"
 #include "dts/allocator/allocator.h"
@@ -21,14 +24,34 @@
 
 namespace dts::app {
 
+// The authentication flags of every serving command (docs/security.md).
+struct AuthFlags {
+  std::string token_file;   // --api-token-file: one admin token (compatibility)
+  std::string tokens_file;  // --auth-tokens-file: `ROLE SHA256-HEX [NAME]` lines
+  bool insecure_no_auth = false;
+  double rate_limit = 100;  // requests/s per token; 0: off
+  double rate_burst = 200;
+  std::string audit_log;    // empty: stderr, "audit: " prefixed
+};
+
+// What the listeners enforce, checked at start-up.
+struct AuthSettings {
+  std::vector<api::TokenEntry> tokens{};  // empty: auth off
+  // A listener is beyond loopback with no tokens (--insecure-no-auth).
+  bool insecure_exposed = false;
+  api::RateLimit rate_limit{};
+  std::string audit_log{};
+};
+
 struct FrontOptions {
   std::string name;  // "dts server": prefixes every message
   std::string grpc_addr;
   std::string http_addr;
   int http_threads = 2;
   std::string ready_file;  // {"grpc":..., "http":...} once listening
-  std::string token;       // empty: no auth (only allowed on loopback)
+  AuthSettings auth;       // tokens, rate limit, audit log (ReadAuth)
   std::string ready_detail;  // appended to the "ready" line
+  ServerTls tls{};           // both listeners; disabled: plaintext (LoadServerTls)
 };
 
 // The APIs behind the listeners (none may be null).
@@ -39,20 +62,24 @@ struct FrontApis {
 };
 
 // The flags every serving command has, written to the given fields:
-// --http-threads, --ready-file and --api-token-file.
-void AddServeFlags(CLI::App& cmd, int* http_threads, std::string* ready_file,
-                   std::string* token_file);
+// --http-threads, --ready-file and the AuthFlags (--api-token-file,
+// --auth-tokens-file, --insecure-no-auth, --rate-limit, --rate-burst,
+// --audit-log).
+void AddServeFlags(CLI::App& cmd, int* http_threads, std::string* ready_file, AuthFlags* auth);
 // --cassandra-hosts and --cassandra-keyspace.
 void AddCassandraFlags(CLI::App& cmd, CassandraFlags* flags);
 
 // Blocks SIGINT/SIGTERM in every thread started after this, so that the
-// sigwait() in Serve() is the one place they arrive. Call first thing.
+// sigwait() in Serve() is the one place they arrive, and ignores SIGXFSZ.
+// Call first thing.
 sigset_t BlockShutdownSignals();
 
-// The API token from `token_file` (first line) or $DTS_API_TOKEN.
-// INVALID_ARGUMENT when a listener is beyond loopback and there is none, or
-// when it is shorter than 16 characters.
-absl::StatusOr<std::string> ReadToken(const std::string& token_file, const std::string& grpc_addr,
+// The tokens of --auth-tokens-file, $DTS_AUTH_TOKENS and the single admin
+// token of --api-token-file (first line) or $DTS_API_TOKEN, all together.
+// INVALID_ARGUMENT (exit 2) naming the file and line, or the variable, for
+// bad content, and when a listener is beyond loopback with no token and no
+// --insecure-no-auth.
+absl::StatusOr<AuthSettings> ReadAuth(const AuthFlags& flags, const std::string& grpc_addr,
                                       const std::string& http_addr);
 
 // Prints "<name>: <message>" and returns the exit code of a failed start:

@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "app/config.h"
 #include "app/front.h"
+#include "app/run_as_flags.h"
 #include "cli/job_flags.h"
 #include "dts/api/services.h"
 #include "dts/common/id_generator.h"
@@ -33,7 +34,8 @@ struct ServerOptions {
   std::string grpc_addr = "127.0.0.1:50054";
   std::string http_addr = "127.0.0.1:8080";
   std::string ready_file;
-  std::string token_file;
+  AuthFlags auth;
+  TlsFlags tls;
   std::string storage = "sqlite";  // or cassandra
   CassandraFlags cassandra;
   int http_threads = 2;
@@ -41,6 +43,7 @@ struct ServerOptions {
   int retention_days = 30;
   // The local worker's capacity and labels; unset: what this machine has.
   WorkerFlags worker;
+  RunAsFlags run_as;  // who the local worker's commands run as
   std::string placement = "best-fit";
   int backfill_bound_seconds = 60;
   int fire_ahead_ms = 0;
@@ -90,9 +93,13 @@ absl::StatusOr<std::unique_ptr<storage::Store>> OpenStore(const ServerOptions& o
 int RunServer(const ServerOptions& opts, cli::Context& ctx) {
   const sigset_t signals = BlockShutdownSignals();
   constexpr absl::string_view kName = "dts server";
-  // ReadToken fails only with INVALID_ARGUMENT: a usage error.
-  absl::StatusOr<std::string> token = ReadToken(opts.token_file, opts.grpc_addr, opts.http_addr);
-  if (!token.ok()) return StartupFailure(ctx, kName, token.status());
+  // ReadAuth fails only with INVALID_ARGUMENT: a usage error.
+  absl::StatusOr<AuthSettings> auth = ReadAuth(opts.auth, opts.grpc_addr, opts.http_addr);
+  if (!auth.ok()) return StartupFailure(ctx, kName, auth.status());
+  // Also INVALID_ARGUMENT only, naming the flag; checked before the store
+  // opens so that a bad file costs nothing.
+  absl::StatusOr<ServerTls> tls = LoadServerTls(opts.tls);
+  if (!tls.ok()) return StartupFailure(ctx, kName, tls.status());
   absl::StatusOr<std::unique_ptr<storage::Store>> store = OpenStore(opts);
   if (!store.ok()) return StartupFailure(ctx, kName, store.status());
   absl::StatusOr<allocator::WorkerSpec> worker_spec =
@@ -104,6 +111,9 @@ int RunServer(const ServerOptions& opts, cli::Context& ctx) {
   }
   absl::StatusOr<execution::ExecutorOptions> executor_options = ExecutorOptionsUnder(opts.data_dir);
   if (!executor_options.ok()) return StartupFailure(ctx, kName, executor_options.status());
+  if (absl::Status s = ApplyRunAs(opts.run_as, kName, &*executor_options, *ctx.err); !s.ok()) {
+    return StartupFailure(ctx, kName, s);
+  }
   absl::StatusOr<std::unique_ptr<execution::Executor>> executor =
       execution::CreateLocalExecutor(ctx.clock, *executor_options);
   if (!executor.ok()) {
@@ -148,8 +158,9 @@ int RunServer(const ServerOptions& opts, cli::Context& ctx) {
                      .http_addr = opts.http_addr,
                      .http_threads = opts.http_threads,
                      .ready_file = opts.ready_file,
-                     .token = *token,
-                     .ready_detail = absl::StrCat("data_dir=", opts.data_dir)};
+                     .auth = *auth,
+                     .ready_detail = absl::StrCat("data_dir=", opts.data_dir),
+                     .tls = *std::move(tls)};
   return Serve(front, {&jobs, &scheduler, &executions}, signals, ctx.clock, ctx);
 }
 
@@ -194,7 +205,8 @@ void AddServerCommands(CLI::App& app, cli::Context& ctx) {
                      "NetworkTopologyStrategy:dc1=N,... (else $CASSANDRA_REPLICATION, .env)");
   server->add_option("--grpc-addr", opts->grpc_addr, "gRPC listen address")->capture_default_str();
   server->add_option("--http-addr", opts->http_addr, "HTTP/JSON listen address")->capture_default_str();
-  AddServeFlags(*server, &opts->http_threads, &opts->ready_file, &opts->token_file);
+  AddServeFlags(*server, &opts->http_threads, &opts->ready_file, &opts->auth);
+  AddTlsFlags(*server, &opts->tls);
   server->add_option("--retention-runs", opts->retention_runs,
                      "Keep at least this many newest runs per job")
       ->check(CLI::Range(0, 10'000'000))
@@ -204,6 +216,7 @@ void AddServerCommands(CLI::App& app, cli::Context& ctx) {
       ->check(CLI::Range(0, 36'500))
       ->capture_default_str();
   AddWorkerFlags(*server, &opts->worker);
+  AddRunAsFlags(*server, &opts->run_as);
   server->add_option("--placement", opts->placement, "Placement strategy: best-fit or spread")
       ->capture_default_str();
   server->add_option("--fire-ahead", opts->fire_ahead_ms,

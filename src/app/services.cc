@@ -28,7 +28,8 @@ void AddServiceFlags(CLI::App& cmd, const ServiceKind& kind, ServiceFlags* flags
   cmd.add_option("--http-addr", flags->http_addr,
                  absl::StrCat("HTTP/JSON listen address (else <bind>:$", kind.http_port_variable,
                               ", ", kind.http_port, ")"));
-  AddServeFlags(cmd, &flags->http_threads, &flags->ready_file, &flags->token_file);
+  AddServeFlags(cmd, &flags->http_threads, &flags->ready_file, &flags->auth);
+  AddTlsFlags(cmd, &flags->tls);
   AddCassandraFlags(cmd, &flags->cassandra);
 }
 
@@ -53,11 +54,14 @@ absl::StatusOr<ServiceSetup> SetUpService(const ServiceKind& kind, const Service
                                 shards.status(), cassandra.status()}) {
     if (!s.ok()) return s;
   }
-  absl::StatusOr<std::string> token = ReadToken(flags.token_file, *grpc_addr, *http_addr);
-  if (!token.ok()) return token.status();
+  absl::StatusOr<AuthSettings> auth = ReadAuth(flags.auth, *grpc_addr, *http_addr);
+  if (!auth.ok()) return auth.status();
+  absl::StatusOr<ServerTls> tls = LoadServerTls(flags.tls);
+  if (!tls.ok()) return tls.status();
   out.grpc_addr = *grpc_addr;
   out.http_addr = *http_addr;
-  out.token = *token;
+  out.auth = *std::move(auth);
+  out.tls = *std::move(tls);
   out.kafka = *kafka;
   out.shards = *shards;
   out.cassandra = *cassandra;
@@ -100,12 +104,13 @@ int ServeService(const ServiceKind& kind, const ServiceFlags& flags, const Servi
                      .http_addr = setup.http_addr,
                      .http_threads = flags.http_threads,
                      .ready_file = flags.ready_file,
-                     .token = setup.token,
+                     .auth = setup.auth,
                      .ready_detail = absl::StrCat(instance.empty() ? "" : "id=", instance,
                                                   instance.empty() ? "" : " ", "kafka=",
                                                   setup.kafka.brokers, " cassandra=",
                                                   setup.cassandra.hosts, "/",
-                                                  setup.cassandra.keyspace)};
+                                                  setup.cassandra.keyspace),
+                     .tls = setup.tls};
   return Serve(front, apis, signals, ctx.clock, ctx);
 }
 

@@ -34,7 +34,8 @@ struct ServiceFlags {
   std::string http_addr;  // empty: <bind>:$<http port variable>
   int http_threads = 2;
   std::string ready_file;
-  std::string token_file;
+  AuthFlags auth;
+  TlsFlags tls;
   CassandraFlags cassandra;
 };
 
@@ -57,7 +58,8 @@ struct ServiceSetup {
   Settings settings;
   std::string grpc_addr;
   std::string http_addr;
-  std::string token;
+  AuthSettings auth;
+  ServerTls tls;
   messaging::KafkaConfig kafka;
   int shards = 64;
   storage::CassandraConfig cassandra;

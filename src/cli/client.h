@@ -22,6 +22,11 @@ struct ClientOptions {
   std::string scheduler_server;
   std::string output = "table";
   std::string token;
+  // TLS when any is set: the CAs that sign the server's certificate (empty:
+  // the system's roots) and a client certificate and key (mTLS).
+  std::string tls_ca;
+  std::string tls_cert;
+  std::string tls_key;
   // Every RPC gets this deadline, so a hung server cannot hang the CLI.
   absl::Duration deadline = absl::Seconds(30);
 
@@ -49,6 +54,8 @@ class Client {
                    bool scheduler) const;
 
   ClientOptions options_;
+  // Not OK when a TLS file cannot be used: Run() returns it without calling.
+  absl::Status credentials_status_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::JobService::Stub> jobs_;
   std::unique_ptr<v1::SchedulerService::Stub> scheduler_;

@@ -28,6 +28,12 @@ void AddGlobalOptions(CLI::App& app, ClientOptions& o) {
   app.add_option("--token", o.token,
                  "API token, sent as `authorization: Bearer <token>` (else $DTS_TOKEN, $DTS_API_TOKEN)")
       ->envname("DTS_TOKEN");
+  // Any of the three turns TLS on (docs/security.md).
+  app.add_option("--tls-ca", o.tls_ca, "PEM CA bundle to verify the server's TLS certificate")
+      ->envname("DTS_TLS_CA");
+  app.add_option("--tls-cert", o.tls_cert, "PEM client certificate, for a server with --tls-ca")
+      ->envname("DTS_TLS_CERT");
+  app.add_option("--tls-key", o.tls_key, "PEM private key of --tls-cert")->envname("DTS_TLS_KEY");
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "dts/cluster/task_message.h"
 #include "dts/common/id_generator.h"
 #include "dts/execution/local_worker.h"
 #include "dts/model/time_convert.h"
@@ -158,15 +159,16 @@ absl::Status WorkerAgent::OnTask(const messaging::ConsumedMessage& message) {
     // uncommitted and goes to the partition's next owner.
     if (state_ != allocator::WorkerState::kReady) return absl::OkStatus();
     const Delivery delivery = BeginDelivery(message);
-    v1::TaskMessage task;
-    if (!message.value || !task.ParseFromString(*message.value) || task.run().id().empty()) {
+    absl::StatusOr<v1::TaskMessage> decoded = DecodeTask(message.value);
+    if (!decoded.ok()) {
       // Redelivering it would not make it readable.
       Report(absl::InvalidArgumentError(absl::StrCat("task ", message.topic, "/", message.partition,
-                                                     "@", message.offset,
-                                                     " is not a TaskMessage with a run; skipped")));
+                                                     "@", message.offset, " is not a valid task (",
+                                                     decoded.status().message(), "); skipped")));
       MarkDone(delivery);
       return absl::OkStatus();
     }
+    v1::TaskMessage task = *std::move(decoded);
     if (task.kind() == v1::TaskMessage::CANCEL) {
       cancel = AcceptCancel(RunId(task.run().id()), delivery);
     } else {
@@ -586,15 +588,34 @@ v1::WorkerHeartbeat WorkerAgent::HeartbeatLocked() const {
   hb.mutable_labels()->insert(options_.labels.begin(), options_.labels.end());
   *hb.mutable_capacity() = ToProtoResources(options_.capacity);
   hb.set_state(std::string(allocator::WorkerStateName(state_)));
-  std::vector<const std::pair<const RunId, Held>*> runs;
-  for (const auto& entry : held_) runs.push_back(&entry);
-  std::sort(runs.begin(), runs.end(), [](auto* a, auto* b) { return a->first < b->first; });
-  for (const auto* entry : runs) {
-    v1::HeldRun* run = hb.add_runs();
-    run->set_run_id(entry->first.value());
-    run->set_job_id(entry->second.task.run().job_id());
-    *run->mutable_resources() = ToProtoResources(entry->second.grant);
-    run->set_started(entry->second.phase == Phase::kRunning);
+  // Every run holding capacity, but only so many waiting ones: under
+  // overload thousands wait, and the heartbeat must stay small and cheap.
+  using Entry = const std::pair<const RunId, Held>*;
+  std::vector<Entry> holding;
+  std::vector<Entry> waiting;
+  for (const auto& entry : held_) {
+    const bool holds = entry.second.phase == Phase::kClaiming || entry.second.phase == Phase::kRunning;
+    (holds ? holding : waiting).push_back(&entry);
+  }
+  auto by_id = [](Entry a, Entry b) { return a->first < b->first; };
+  std::sort(holding.begin(), holding.end(), by_id);
+  hb.set_waiting_runs(static_cast<int32_t>(waiting.size()));
+  const size_t max_waiting = options_.max_listed_waiting;
+  if (waiting.size() > max_waiting) {
+    std::nth_element(waiting.begin(), waiting.begin() + static_cast<ptrdiff_t>(max_waiting),
+                     waiting.end(), by_id);
+    waiting.resize(max_waiting);
+    hb.set_runs_truncated(true);
+  }
+  std::sort(waiting.begin(), waiting.end(), by_id);
+  for (const std::vector<Entry>* list : {&holding, &waiting}) {
+    for (Entry entry : *list) {
+      v1::HeldRun* run = hb.add_runs();
+      run->set_run_id(entry->first.value());
+      run->set_job_id(entry->second.task.run().job_id());
+      *run->mutable_resources() = ToProtoResources(entry->second.grant);
+      run->set_started(entry->second.phase == Phase::kRunning);
+    }
   }
   for (const auto& [tp, tracker] : trackers_) {
     if (tp.topic == options_.tasks_topic) hb.add_task_partitions(tp.partition);
@@ -628,6 +649,10 @@ void WorkerAgent::HeartbeatLoop() {
       };
       // Intervals are real time: they pace messages, they date nothing.
       mu_.AwaitWithTimeout(absl::Condition(&wake), options_.heartbeat_interval);
+      if (stop_heartbeats_) return;
+      // Changes come in floods under load: at most one heartbeat per fifth
+      // of the interval, carrying all of them.
+      mu_.AwaitWithTimeout(absl::Condition(&stop_heartbeats_), options_.heartbeat_interval / 5);
       if (stop_heartbeats_) return;
       changed_ = false;
       hb = HeartbeatLocked();

@@ -439,6 +439,9 @@ TEST_F(WorkerAgentTest, RunsThatDoNotFitWaitAndStartByPriorityWhenCapacityFrees)
   // Held, not claimed: still as the scheduler placed them.
   EXPECT_EQ(StoredStatus(low_run), "PENDING");
   EXPECT_EQ(StoredStatus(high_run), "PENDING");
+  const v1::WorkerHeartbeat hb = agent->Heartbeat();
+  EXPECT_EQ(hb.waiting_runs(), 2);
+  EXPECT_FALSE(hb.runs_truncated());
 
   Open(gate);
   const std::optional<dts::Run> first_end = AwaitEvent(first.id());
@@ -450,6 +453,30 @@ TEST_F(WorkerAgentTest, RunsThatDoNotFitWaitAndStartByPriorityWhenCapacityFrees)
   // 600 + 600 > 1000: one after the other, the higher priority first.
   EXPECT_GE(FromProto(high_end->start_time()), FromProto(first_end->end_time()));
   EXPECT_GE(FromProto(low_end->start_time()), FromProto(high_end->end_time()));
+}
+
+TEST_F(WorkerAgentTest, AHeartbeatListsEveryRunHoldingCapacityButBoundsTheWaitingOnes) {
+  WorkerAgent::Options options = AgentOptions(worker_id_);
+  options.max_listed_waiting = 1;
+  WorkerAgent* agent = StartAgent(std::move(options));  // 1000 millicores
+  const std::string gate = dir_ + "/gate";
+  const Job big = StoredJob(UntilGate(gate));
+  const dts::Run first = StoredRun(big, /*cpu=*/1000);
+  SendTask(v1::TaskMessage::START, big, first);
+  ASSERT_TRUE(Eventually([&] { return Holds(*agent, first, /*started=*/true); }));
+  const Job later = StoredJob("echo later");
+  std::vector<dts::Run> waiting;
+  for (int i = 0; i < 3; ++i) {
+    waiting.push_back(StoredRun(later, /*cpu=*/600));
+    SendTask(v1::TaskMessage::START, later, waiting.back());
+  }
+  ASSERT_TRUE(Eventually([&] { return agent->Heartbeat().waiting_runs() == 3; }));
+  const v1::WorkerHeartbeat hb = agent->Heartbeat();
+  EXPECT_TRUE(hb.runs_truncated());
+  ASSERT_EQ(hb.runs_size(), 2);  // the running one, and one waiting
+  EXPECT_TRUE(Holds(*agent, first, /*started=*/true));
+  Open(gate);
+  for (const dts::Run& run : waiting) ASSERT_TRUE(AwaitEvent(run.id()).has_value());
 }
 
 TEST_F(WorkerAgentTest, CancelStopsARunningCommand) {

@@ -96,6 +96,7 @@ void WorkerFleet::OnHeartbeat(const v1::WorkerHeartbeat& heartbeat) {
     entry.partitions.assign(heartbeat.task_partitions().begin(), heartbeat.task_partitions().end());
     entry.enforcement = heartbeat.enforcement();
     entry.held.clear();
+    entry.held_truncated = heartbeat.runs_truncated();
     allocator::Resources others;
     for (const v1::HeldRun& held : heartbeat.runs()) {
       entry.held.insert(held.run_id());
@@ -110,7 +111,7 @@ void WorkerFleet::OnHeartbeat(const v1::WorkerHeartbeat& heartbeat) {
     state_changed = entry.state != state;
     entry.state = state;
     remote = entry.remote.get();
-    if (state == allocator::WorkerState::kDown || restarted) {
+    if (state == allocator::WorkerState::kDown || (restarted && !entry.held_truncated)) {
       for (const auto& [run, follow] : follows_) {
         if (follow.worker != id || entry.held.contains(run.value())) continue;
         checks.push_back(Check{run, state == allocator::WorkerState::kDown});
@@ -338,7 +339,7 @@ void WorkerFleet::Tick() {
       if (entry.state == allocator::WorkerState::kDown) {
         checks.push_back(Check{run, true});
       } else if (entry.last_heard - follow.since >= options_.reconcile_after &&
-                 !entry.held.contains(run.value())) {
+                 !entry.held_truncated && !entry.held.contains(run.value())) {
         checks.push_back(Check{run, false});
       }
     }

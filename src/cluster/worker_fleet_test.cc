@@ -343,6 +343,22 @@ TEST_F(WorkerFleetTest, ARunTheWorkerStopsListingIsLookedUp) {
   EXPECT_EQ(Finished()[0].status(), "COMPLETED");
 }
 
+TEST_F(WorkerFleetTest, ARunMissingFromATruncatedHeartbeatIsNotLookedUp) {
+  fleet_->OnHeartbeat(Heartbeat("w1", {0}));
+  dts::Run run = Dispatch("run-1");
+  run.set_status("COMPLETED");
+  runs_.Put(run);  // would be found ended if it were looked up
+  for (int i = 0; i < 8; ++i) {
+    clock_.Advance(absl::Seconds(1));
+    v1::WorkerHeartbeat hb = Heartbeat("w1", {0});
+    hb.set_runs_truncated(true);  // thousands wait there; run-1 may be one
+    fleet_->OnHeartbeat(hb);
+    fleet_->Tick();
+  }
+  EXPECT_TRUE(Finished().empty());
+  EXPECT_EQ(fleet_->followed_runs(), 1u);
+}
+
 TEST_F(WorkerFleetTest, CancelGoesToTheWorkerHoldingTheRun) {
   fleet_->OnHeartbeat(Heartbeat("w1", {4}));
   Dispatch("run-1");

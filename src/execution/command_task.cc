@@ -282,6 +282,8 @@ void Classify(const Supervisor& supervisor, absl::Duration grace, RunOutcome& ou
 // What a command needs for its grant, decided when the task is made.
 struct CommandResources {
   ResourceGrant grant;
+  // Who owns the scratch directory (the run-as user); unset: this process.
+  std::optional<std::pair<uid_t, gid_t>> scratch_owner;
   std::string scratch_root;  // with scratch_name: the run's scratch directory
   std::string scratch_name;
   std::string record_dir;  // with record_name: where the process group is recorded
@@ -378,7 +380,8 @@ RunOutcome CommandTask::Run() {
 
 absl::Status CommandTask::Prepare() {
   if (!resources_.scratch_name.empty()) {
-    absl::Status status = CreateScratchDir(resources_.scratch_root, resources_.scratch_name);
+    absl::Status status = CreateScratchDir(resources_.scratch_root, resources_.scratch_name,
+                                           resources_.scratch_owner);
     if (!status.ok()) {
       return absl::Status(status.code(), absl::StrCat("scratch directory: ", status.message()));
     }
@@ -466,19 +469,26 @@ absl::Status CheckArgv(const v1::CommandExecutor& command) {
   return CheckNoNul(command.working_dir(), "command.working_dir");
 }
 
-absl::StatusOr<SpawnSpec> MakeSpawnSpec(const v1::CommandExecutor& command,
-                                        const TaskContext& context,
+absl::StatusOr<SpawnSpec> MakeSpawnSpec(const RunRequest& request, const TaskContext& context,
                                         const CommandResources& resources) {
+  const v1::CommandExecutor& command = request.executor.command();
   absl::Status status = CheckArgv(command);
   if (!status.ok()) return status;
   absl::StatusOr<std::map<std::string, std::string>> env = MergeEnv(command, context);
   if (!env.ok()) return env.status();
   if (!resources.scratch_name.empty()) {
-    // The executor's values win over the job's: the grant covers this directory.
+    // The executor's values win over the job's: the grant covers this
+    // directory. HOME too, unless the job sets it: the run-as user's home
+    // (nobody's is /nonexistent) is rarely writable, and dot-files a
+    // command writes there are then removed with the run.
     std::string dir = absl::StrCat(resources.scratch_root, "/", resources.scratch_name);
+    if (command.env().count("HOME") == 0) (*env)["HOME"] = dir;
     (*env)["TMPDIR"] = dir;
     (*env)["DTS_SCRATCH_DIR"] = dir;
   }
+  // Which run this is, for the command's own logs and idempotency keys.
+  (*env)["DTS_RUN_ID"] = request.run_id.value();
+  if (!request.job_id.value().empty()) (*env)["DTS_JOB_ID"] = request.job_id.value();
 
   SpawnSpec spec;
   if (command.shell()) {
@@ -493,6 +503,9 @@ absl::StatusOr<SpawnSpec> MakeSpawnSpec(const v1::CommandExecutor& command,
   for (const auto& [name, value] : *env) spec.env.push_back(absl::StrCat(name, "=", value));
   spec.working_dir = command.working_dir();
   spec.no_new_privs = context.options->no_new_privs;
+  if (const std::optional<RunAsUser>& user = context.options->run_as) {
+    spec.credentials = SpawnSpec::Credentials{user->uid, user->gid, user->groups};
+  }
   const ResourceGrant& grant = resources.grant;
   if (grant.memory_mib > 0 && !resources.cgroup && context.options->address_space_factor > 0) {
     spec.address_space_limit = static_cast<uint64_t>(grant.memory_mib) * kMiB *
@@ -511,6 +524,7 @@ absl::StatusOr<CommandResources> MakeResources(const RunRequest& request,
   const EnforcementContext& enforcement = *context.enforcement;
   CommandResources resources;
   resources.grant = request.resources;
+  if (options.run_as) resources.scratch_owner = std::make_pair(options.run_as->uid, options.run_as->gid);
   const ResourceGrant& grant = resources.grant;
   if (!options.scratch_root.empty() || !options.group_record_dir.empty()) {
     absl::StatusOr<std::string> name = ScratchDirName(request.run_id.value());
@@ -554,7 +568,7 @@ absl::StatusOr<std::unique_ptr<RunTask>> CreateCommandTask(RunRequest request,
                                                            const TaskContext& context) {
   absl::StatusOr<CommandResources> resources = MakeResources(request, context);
   if (!resources.ok()) return resources.status();
-  absl::StatusOr<SpawnSpec> spec = MakeSpawnSpec(request.executor.command(), context, *resources);
+  absl::StatusOr<SpawnSpec> spec = MakeSpawnSpec(request, context, *resources);
   if (!spec.ok()) return spec.status();
   int wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (wake < 0) return ErrnoStatus(errno, "eventfd");

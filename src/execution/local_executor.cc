@@ -44,8 +44,23 @@ std::string HomeDirectory() {
   return found->pw_dir;
 }
 
-std::map<std::string, std::string> BaseEnvironment() {
-  return {{"PATH", kBasePath}, {"LANG", "C.UTF-8"}, {"HOME", HomeDirectory()}};
+// The variables of this process a command may see: they describe how to
+// present text and time, never a secret. Read once, at creation.
+constexpr const char* kPassedThrough[] = {"LANG", "LC_ALL", "TZ"};
+
+// Every command's environment before the job's own and the run's DTS_*
+// values (command_task.cc): an allowlist, never this process's environment.
+// HOME is the run's scratch directory when it has one (set per run).
+std::map<std::string, std::string> BaseEnvironment(const ExecutorOptions& options) {
+  std::map<std::string, std::string> env = {
+      {"PATH", kBasePath},
+      {"LANG", "C.UTF-8"},
+      {"HOME", options.run_as ? options.run_as->home : HomeDirectory()}};
+  for (const char* name : kPassedThrough) {
+    const char* value = getenv(name);
+    if (value != nullptr && value[0] != '\0') env[name] = value;
+  }
+  return env;
 }
 
 // Commands are watched through a pidfd (poll()able, Linux 5.3+).
@@ -92,7 +107,7 @@ class LocalExecutor final : public Executor {
   LocalExecutor(const Clock* clock, ExecutorOptions options)
       : clock_(clock),
         options_(std::move(options)),
-        base_env_(BaseEnvironment()),
+        base_env_(BaseEnvironment(options_)),
         context_{clock_, &options_, &base_env_, &enforcement_} {
     DetectEnforcement(options_, enforcement_);
   }
@@ -301,8 +316,15 @@ absl::StatusOr<std::unique_ptr<Executor>> CreateLocalExecutor(const Clock* clock
   if (clock == nullptr) return absl::InvalidArgumentError("CreateLocalExecutor: clock is null");
   absl::Status status = CheckPidfdSupport();
   if (!status.ok()) return status;
+  if (options.run_as && geteuid() != 0 && options.run_as->uid != geteuid()) {
+    return absl::InvalidArgumentError(absl::StrCat("run_as ", options.run_as->name,
+                                                   ": switching users needs root"));
+  }
   if (!options.scratch_root.empty()) {
     status = EnsureScratchRoot(options.scratch_root);
+    // Another user's commands must pass through to their own directory
+    // (listing it, or the others in it, stays root's).
+    if (status.ok() && options.run_as) status = AllowSearch(options.scratch_root);
     if (!status.ok()) {
       return absl::InvalidArgumentError(absl::StrCat("scratch_root: ", status.message()));
     }

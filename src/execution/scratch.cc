@@ -190,13 +190,29 @@ absl::Status EnsureScratchRoot(const std::string& root) {
   return absl::OkStatus();
 }
 
-absl::Status CreateScratchDir(const std::string& root, const std::string& name) {
+absl::Status AllowSearch(const std::string& dir) {
+  struct stat st;
+  if (stat(dir.c_str(), &st) != 0) return ErrnoStatus(errno, absl::StrCat("stat ", dir));
+  const mode_t wanted = (st.st_mode & 07777) | S_IXGRP | S_IXOTH;
+  if (wanted != (st.st_mode & 07777) && chmod(dir.c_str(), wanted) != 0) {
+    return ErrnoStatus(errno, absl::StrCat("chmod ", dir));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CreateScratchDir(const std::string& root, const std::string& name,
+                              std::optional<std::pair<uid_t, gid_t>> owner) {
   absl::Status removed = RemoveScratchDir(root, name);
   if (!removed.ok()) return removed;
   absl::StatusOr<UniqueFd> parent = OpenRoot(root);
   if (!parent.ok()) return parent.status();
   if (mkdirat(parent->get(), name.c_str(), 0700) != 0) {
     return ErrnoStatus(errno, absl::StrCat("mkdir ", root, "/", name));
+  }
+  // Nothing of the run exists yet that could have replaced it; NOFOLLOW all the same.
+  if (owner && fchownat(parent->get(), name.c_str(), owner->first, owner->second,
+                        AT_SYMLINK_NOFOLLOW) != 0) {
+    return ErrnoStatus(errno, absl::StrCat("chown ", root, "/", name));
   }
   return absl::OkStatus();
 }

@@ -4,7 +4,11 @@
 // relative to an open parent directory and never following a symbolic link
 // (the run's processes may have replaced anything in it with one).
 
+#include <sys/types.h>
+
 #include <cstdint>
+#include <optional>
+#include <utility>
 #include <string>
 
 #include "absl/status/status.h"
@@ -21,9 +25,17 @@ absl::StatusOr<std::string> ScratchDirName(absl::string_view run_id);
 // Creates `root` (and its parents) if missing, mode 0700 for what it creates.
 absl::Status EnsureScratchRoot(const std::string& root);
 
+// Adds search (x) permission for group and others to `dir`, so that a
+// command running as another user can reach its own scratch directory in
+// it without being able to list it.
+absl::Status AllowSearch(const std::string& dir);
+
 // Creates <root>/<name> with mode 0700, first removing whatever a previous
-// server left under that name.
-absl::Status CreateScratchDir(const std::string& root, const std::string& name);
+// server left under that name. With an owner (uid, gid; needs root), the
+// directory is given to it: a command running as another user owns its
+// scratch directory and nothing else here.
+absl::Status CreateScratchDir(const std::string& root, const std::string& name,
+                              std::optional<std::pair<uid_t, gid_t>> owner = std::nullopt);
 
 // Disk space used by <root>/<name> and everything in it: allocated blocks (as
 // `du`), each hard-linked inode once, symbolic links not followed, other file

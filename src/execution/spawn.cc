@@ -22,6 +22,9 @@ namespace {
 // Where the child failed; sent to the parent over the status pipe.
 enum class Step : int {
   kCgroup,
+  kSetgroups,
+  kSetgid,
+  kSetuid,
   kSetsid,
   kStdio,
   kChdir,
@@ -51,6 +54,11 @@ struct ChildPlan {
   int status_fd;
   bool no_new_privs;
   int cgroup_procs_fd;  // -1: none
+  bool switch_user;
+  uid_t uid;
+  gid_t gid;
+  const gid_t* groups;
+  size_t group_count;
   rlim_t address_space_limit;  // 0: unchanged
   pid_t parent_pid;
   int max_fd;  // highest descriptor to close if close_range() is unavailable
@@ -115,6 +123,23 @@ void CloseOtherFds(int keep, int max_fd) {
   // Writing 0 to cgroup.procs moves the writing process.
   if (plan.cgroup_procs_fd >= 0 && write(plan.cgroup_procs_fd, "0", 1) != 1) {
     ChildFail(plan, Step::kCgroup, errno);
+  }
+  // Raw system calls, not glibc's wrappers: those signal every thread of
+  // the process to change credentials together (setxid), machinery that is
+  // not async-signal-safe; this child has one thread. Groups first, uid last:
+  // once the uid is not root, neither can change any more. Joining the
+  // cgroup above needed root; PR_SET_PDEATHSIG below must come after, since
+  // a credential change clears it.
+  if (plan.switch_user) {
+    if (syscall(SYS_setgroups, plan.group_count, plan.groups) != 0) {
+      ChildFail(plan, Step::kSetgroups, errno);
+    }
+    if (syscall(SYS_setresgid, plan.gid, plan.gid, plan.gid) != 0) {
+      ChildFail(plan, Step::kSetgid, errno);
+    }
+    if (syscall(SYS_setresuid, plan.uid, plan.uid, plan.uid) != 0) {
+      ChildFail(plan, Step::kSetuid, errno);
+    }
   }
   if (setsid() < 0) ChildFail(plan, Step::kSetsid, errno);
   if (dup2(plan.stdin_fd, 0) < 0 || dup2(plan.output_fd, 1) < 0 || dup2(plan.output_fd, 2) < 0) {
@@ -182,6 +207,12 @@ std::string FailureMessage(const SpawnSpec& spec, const ChildFailure& failure) {
       return absl::StrCat("joining the run's cgroup: ", text);
     case Step::kRlimitAs:
       return absl::StrCat("setrlimit(RLIMIT_AS): ", text);
+    case Step::kSetgroups:
+      return absl::StrCat("setgroups: ", text);
+    case Step::kSetgid:
+      return absl::StrCat("setresgid(", spec.credentials ? spec.credentials->gid : 0, "): ", text);
+    case Step::kSetuid:
+      return absl::StrCat("setresuid(", spec.credentials ? spec.credentials->uid : 0, "): ", text);
     case Step::kSetsid:
       return absl::StrCat("setsid: ", text);
     case Step::kStdio:
@@ -275,6 +306,11 @@ absl::StatusOr<Child> Spawn(const SpawnSpec& spec) {
                  status->write_end.get(),
                  spec.no_new_privs,
                  spec.cgroup_procs_fd,
+                 spec.credentials.has_value(),
+                 spec.credentials ? spec.credentials->uid : 0,
+                 spec.credentials ? spec.credentials->gid : 0,
+                 spec.credentials ? spec.credentials->groups.data() : nullptr,
+                 spec.credentials ? spec.credentials->groups.size() : 0,
                  static_cast<rlim_t>(spec.address_space_limit),
                  getpid(),
                  MaxFd()};

@@ -3,6 +3,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,15 @@ struct SpawnSpec {
   std::vector<std::string> env;  // "NAME=value"; the child's whole environment
   std::string working_dir;       // empty: this process's working directory
   bool no_new_privs = true;
+  // Switch to this user (setgroups, setresgid, setresuid) before anything
+  // the command could observe: the chdir, the exec. Needs root; unset: keep
+  // this process's credentials.
+  struct Credentials {
+    uid_t uid = 0;
+    gid_t gid = 0;
+    std::vector<gid_t> groups;  // supplementary groups
+  };
+  std::optional<Credentials> credentials;
   // Open for writing on a cgroup's cgroup.procs (numbered 3 or above): the
   // child joins that cgroup first thing, before it allocates anything of its
   // own. -1: stays in this process's cgroup.

@@ -11,9 +11,11 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core/bind_handler.hpp>
+#include <openssl/ssl.h>
 
 #include "absl/base/call_once.h"
 #include "absl/strings/match.h"
@@ -94,6 +96,53 @@ absl::Status CheckOptions(const ServerOptions& options) {
   return absl::OkStatus();
 }
 
+// The TLS context of a server with a certificate, else null. TLS 1.2 and up
+// (with OpenSSL's default cipher list, which has no export or NULL suites).
+absl::StatusOr<std::unique_ptr<asio::ssl::context>> MakeTlsContext(const ServerOptions& options) {
+  if (options.tls_cert_chain_pem.empty()) {
+    if (!options.tls_key_pem.empty() || !options.tls_client_ca_pem.empty()) {
+      return absl::InvalidArgumentError("TLS key or client CA given without a certificate");
+    }
+    return nullptr;
+  }
+  std::unique_ptr<asio::ssl::context> context;
+  try {  // the constructor throws when OpenSSL cannot allocate a context
+    context = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
+  } catch (const std::exception& e) {
+    return absl::ResourceExhaustedError(absl::StrCat("create TLS context: ", e.what()));
+  }
+  error_code ec;
+  context->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                           asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                           asio::ssl::context::no_tlsv1_1 | asio::ssl::context::single_dh_use,
+                       ec);
+  if (ec) return absl::InternalError(absl::StrCat("TLS options: ", ec.message()));
+  SSL_CTX_set_min_proto_version(context->native_handle(), TLS1_2_VERSION);
+  // OpenSSL's default for an encrypted key prompts on the terminal; an empty
+  // passphrase makes such a key fail here instead.
+  context->set_password_callback(
+      [](std::size_t, asio::ssl::context::password_purpose) { return std::string(); }, ec);
+  if (ec) return absl::InternalError(absl::StrCat("TLS password callback: ", ec.message()));
+  context->use_certificate_chain(
+      asio::buffer(options.tls_cert_chain_pem.data(), options.tls_cert_chain_pem.size()), ec);
+  if (ec) return absl::InvalidArgumentError(absl::StrCat("TLS certificate: ", ec.message()));
+  context->use_private_key(asio::buffer(options.tls_key_pem.data(), options.tls_key_pem.size()),
+                           asio::ssl::context::pem, ec);
+  if (ec) return absl::InvalidArgumentError(absl::StrCat("TLS private key: ", ec.message()));
+  if (SSL_CTX_check_private_key(context->native_handle()) != 1) {
+    return absl::InvalidArgumentError("TLS private key does not match the certificate");
+  }
+  if (!options.tls_client_ca_pem.empty()) {
+    context->add_certificate_authority(
+        asio::buffer(options.tls_client_ca_pem.data(), options.tls_client_ca_pem.size()), ec);
+    if (ec) return absl::InvalidArgumentError(absl::StrCat("TLS client CA: ", ec.message()));
+    context->set_verify_mode(
+        asio::ssl::verify_peer | asio::ssl::verify_fail_if_no_peer_cert, ec);
+    if (ec) return absl::InternalError(absl::StrCat("TLS verify mode: ", ec.message()));
+  }
+  return context;
+}
+
 bool IsResourceShortage(const error_code& ec) {
   return ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space ||
          ec == asio::error::no_memory ||
@@ -104,8 +153,9 @@ bool IsResourceShortage(const error_code& ec) {
 
 class Server::Impl {
  public:
-  Impl(ServerOptions options, const Router* router)
+  Impl(ServerOptions options, const Router* router, std::unique_ptr<asio::ssl::context> tls)
       : options_(std::move(options)),
+        tls_(std::move(tls)),
         ioc_(options_.threads),
         acceptor_(asio::make_strand(ioc_)),
         accept_retry_(acceptor_.get_executor()) {
@@ -115,6 +165,7 @@ class Server::Impl {
     config_.idle_timeout = absl::ToChronoNanoseconds(std::min(options_.idle_timeout, kMaxTimeout));
     config_.server_header = options_.server_header;
     config_.log_error = options_.log_error;
+    config_.tls = tls_.get();
   }
 
   ~Impl() { Shutdown(); }
@@ -135,6 +186,7 @@ class Server::Impl {
   }
 
   const ServerOptions options_;
+  const std::unique_ptr<asio::ssl::context> tls_;  // null: plaintext; shared by every session
   SessionConfig config_;
   // Declared before ioc_: connections still queued in ioc_ when it is
   // destroyed unregister themselves from it.
@@ -239,10 +291,12 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(ServerOptions options,
   if (absl::Status s = CheckOptions(options); !s.ok()) return s;
   absl::StatusOr<tcp::endpoint> endpoint = ParseAddress(options.address);
   if (!endpoint.ok()) return endpoint.status();
+  absl::StatusOr<std::unique_ptr<asio::ssl::context>> tls = MakeTlsContext(options);
+  if (!tls.ok()) return tls.status();
 
   std::unique_ptr<Impl> impl;
   try {  // io_context throws if the kernel refuses an epoll instance
-    impl = std::make_unique<Impl>(std::move(options), router);
+    impl = std::make_unique<Impl>(std::move(options), router, *std::move(tls));
   } catch (const std::exception& e) {
     return absl::ResourceExhaustedError(absl::StrCat("create HTTP server: ", e.what()));
   }

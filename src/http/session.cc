@@ -7,6 +7,7 @@
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/stream_base.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/bind_handler.hpp>
 #include <boost/beast/core/string.hpp>
@@ -82,24 +83,61 @@ bool SessionRegistry::AwaitEmpty(absl::Duration timeout) {
 }
 
 Session::Session(tcp::socket socket, const SessionConfig& config, SessionRegistry* registry)
-    : stream_(std::move(socket)), config_(config), registry_(registry) {
+    : config_(config), registry_(registry) {
+  if (config_.tls != nullptr) {
+    stream_.emplace<TlsStream>(std::move(socket), *config_.tls);
+  } else {
+    stream_.emplace<beast::tcp_stream>(std::move(socket));
+  }
   beast::error_code ec;
-  tcp::endpoint peer = stream_.socket().remote_endpoint(ec);
+  tcp::endpoint peer = tcp().socket().remote_endpoint(ec);
   if (!ec) request_.remote_address = FormatEndpoint(peer);
   // Responses go out in one write each; Nagle would hold back the response
   // to a pipelined request until the previous one is acknowledged.
-  stream_.socket().set_option(tcp::no_delay(true), ec);
+  tcp().socket().set_option(tcp::no_delay(true), ec);
 }
 
 Session::~Session() { registry_->Remove(this); }
 
+beast::tcp_stream& Session::tcp() {
+  if (auto* tls = std::get_if<TlsStream>(&stream_)) return beast::get_lowest_layer(*tls);
+  return std::get<beast::tcp_stream>(stream_);
+}
+
+template <class F>
+void Session::WithStream(F&& f) {
+  if (auto* tls = std::get_if<TlsStream>(&stream_)) return f(*tls);
+  f(std::get<beast::tcp_stream>(stream_));
+}
+
 void Session::Start() {
-  asio::dispatch(stream_.get_executor(),
-                 beast::bind_front_handler(&Session::ReadHeader, shared_from_this()));
+  asio::dispatch(tcp().get_executor(),
+                 beast::bind_front_handler(config_.tls != nullptr ? &Session::Handshake
+                                                                  : &Session::ReadHeader,
+                                           shared_from_this()));
 }
 
 void Session::Stop() {
-  asio::post(stream_.get_executor(), [self = shared_from_this()] { self->OnStop(); });
+  asio::post(tcp().get_executor(), [self = shared_from_this()] { self->OnStop(); });
+}
+
+// Counts as reading: Stop() closes a connection still shaking hands, as it
+// closes an idle one.
+void Session::Handshake() {
+  if (stop_requested_) return Close();
+  state_ = State::kReading;
+  tcp().expires_after(config_.idle_timeout);
+  std::get<TlsStream>(stream_).async_handshake(
+      asio::ssl::stream_base::server,
+      beast::bind_front_handler(&Session::OnHandshake, shared_from_this()));
+}
+
+// A failed handshake (plaintext HTTP on the TLS port, an untrusted or missing
+// client certificate, a scanner) is not logged: the client sees the TLS
+// alert, and logging every probe would drown the log.
+void Session::OnHandshake(error_code ec) {
+  if (ec) return Close();
+  ReadHeader();
 }
 
 void Session::OnStop() {
@@ -121,9 +159,11 @@ void Session::ReadHeader() {
     std::string().swap(request_.body);
   }
   state_ = State::kReading;
-  stream_.expires_after(config_.idle_timeout);
-  bhttp::async_read_header(stream_, buffer_, *parser_,
-                           beast::bind_front_handler(&Session::OnHeader, shared_from_this()));
+  tcp().expires_after(config_.idle_timeout);
+  WithStream([this](auto& stream) {
+    bhttp::async_read_header(stream, buffer_, *parser_,
+                             beast::bind_front_handler(&Session::OnHeader, shared_from_this()));
+  });
 }
 
 void Session::OnHeader(error_code ec, size_t /*bytes*/) {
@@ -140,19 +180,23 @@ void Session::OnHeader(error_code ec, size_t /*bytes*/) {
 // The client waits for this before sending a large body (curl does above 1 KiB).
 void Session::WriteContinue() {
   state_ = State::kBusy;
-  stream_.expires_after(config_.idle_timeout);
-  asio::async_write(stream_, asio::buffer(k100Continue.data(), k100Continue.size()),
-                    [self = shared_from_this()](error_code ec, size_t) {
-                      if (ec || self->stop_requested_) return self->Close();
-                      self->ReadBody();
-                    });
+  tcp().expires_after(config_.idle_timeout);
+  WithStream([this](auto& stream) {
+    asio::async_write(stream, asio::buffer(k100Continue.data(), k100Continue.size()),
+                      [self = shared_from_this()](error_code ec, size_t) {
+                        if (ec || self->stop_requested_) return self->Close();
+                        self->ReadBody();
+                      });
+  });
 }
 
 void Session::ReadBody() {
   state_ = State::kReading;
-  stream_.expires_after(config_.idle_timeout);
-  bhttp::async_read(stream_, buffer_, *parser_,
-                    beast::bind_front_handler(&Session::OnBody, shared_from_this()));
+  tcp().expires_after(config_.idle_timeout);
+  WithStream([this](auto& stream) {
+    bhttp::async_read(stream, buffer_, *parser_,
+                      beast::bind_front_handler(&Session::OnBody, shared_from_this()));
+  });
 }
 
 void Session::OnBody(error_code ec, size_t /*bytes*/) {
@@ -250,10 +294,12 @@ void Session::Write(Response response, const Framing& framing) {
   body_ = std::move(response.body);
   const std::array<asio::const_buffer, 2> buffers{
       asio::buffer(head_), send_body ? asio::buffer(body_) : asio::const_buffer()};
-  stream_.expires_after(config_.idle_timeout);
-  asio::async_write(stream_, buffers,
-                    beast::bind_front_handler(&Session::OnWrite, shared_from_this(),
-                                              framing.keep_alive));
+  tcp().expires_after(config_.idle_timeout);
+  WithStream([this, &buffers, keep_alive = framing.keep_alive](auto& stream) {
+    asio::async_write(stream, buffers,
+                      beast::bind_front_handler(&Session::OnWrite, shared_from_this(),
+                                                keep_alive));
+  });
 }
 
 void Session::OnWrite(bool keep_alive, error_code ec, size_t /*bytes*/) {
@@ -264,18 +310,31 @@ void Session::OnWrite(bool keep_alive, error_code ec, size_t /*bytes*/) {
 
 void Session::LingerClose() {
   state_ = State::kDraining;
+  if (auto* tls = std::get_if<TlsStream>(&stream_)) {
+    // TLS: send close_notify and wait (bounded) for the peer's. Unread
+    // application data cannot be skipped below the TLS layer, so a client
+    // still sending a rejected body may see a reset instead of the error.
+    tcp().expires_after(kLingerTimeout);
+    tls->async_shutdown(beast::bind_front_handler(&Session::OnTlsShutdown, shared_from_this()));
+    return;
+  }
   beast::error_code ec;
-  stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+  tcp().socket().shutdown(tcp::socket::shutdown_send, ec);
   if (ec) return Close();
   drained_ = 0;
-  stream_.expires_after(kLingerTimeout);
+  tcp().expires_after(kLingerTimeout);
   Drain();
+}
+
+void Session::OnTlsShutdown(error_code /*ec*/) {
+  // Whether the peer answered close_notify or just closed, we are done.
+  Close();
 }
 
 void Session::Drain() {
   buffer_.clear();
-  stream_.async_read_some(buffer_.prepare(kDrainChunk),
-                          beast::bind_front_handler(&Session::OnDrain, shared_from_this()));
+  tcp().async_read_some(buffer_.prepare(kDrainChunk),
+                        beast::bind_front_handler(&Session::OnDrain, shared_from_this()));
 }
 
 void Session::OnDrain(error_code ec, size_t bytes) {
@@ -287,7 +346,10 @@ void Session::OnDrain(error_code ec, size_t bytes) {
 void Session::Close() {
   if (state_ == State::kClosed) return;
   state_ = State::kClosed;
-  stream_.close();  // cancels the pending operation and the timer
+  // Closing the TCP layer, TLS or not: cancels the pending operation and the
+  // timer. A TLS connection gets its close_notify only in LingerClose(), as
+  // waiting for one here would hold idle or timed-out connections open.
+  tcp().close();
 }
 
 void Session::Log(absl::string_view message) const {

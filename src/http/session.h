@@ -6,12 +6,15 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <variant>
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
@@ -34,6 +37,8 @@ struct SessionConfig {
   std::chrono::steady_clock::duration idle_timeout{};
   std::string server_header;
   std::function<void(absl::string_view)> log_error;
+  // Set: connections speak TLS with this context (owned by the server).
+  boost::asio::ssl::context* tls = nullptr;
 };
 
 // The live connections of a server, so that Shutdown() can close the idle
@@ -60,8 +65,8 @@ class SessionRegistry {
   bool closing_ ABSL_GUARDED_BY(mu_) = false;
 };
 
-// One TCP connection: read a request, run its handler, write the response,
-// repeat. Requests of a connection are therefore answered strictly in order,
+// One TCP connection, plain or TLS (handshake first): read a request, run
+// its handler, write the response, repeat. Requests of a connection are therefore answered strictly in order,
 // which is what HTTP/1.1 pipelining requires; pipelined requests already in
 // the buffer are parsed without another read. Every member is touched only
 // from the connection's strand (the executor of its socket).
@@ -79,8 +84,18 @@ class Session : public std::enable_shared_from_this<Session> {
  private:
   enum class State { kBusy, kReading, kDraining, kClosed };
   using error_code = boost::beast::error_code;
+  using TlsStream = boost::beast::ssl_stream<boost::beast::tcp_stream>;
+
+  // The TCP layer (timeouts, socket options, close) of either stream.
+  boost::beast::tcp_stream& tcp();
+  // Calls f(stream) with the plain or the TLS stream: the HTTP reads and
+  // writes are the same code for both.
+  template <class F>
+  void WithStream(F&& f);
 
   void OnStop();
+  void Handshake();
+  void OnHandshake(error_code ec);
   void ReadHeader();
   void OnHeader(error_code ec, size_t bytes);
   void WriteContinue();
@@ -93,12 +108,15 @@ class Session : public std::enable_shared_from_this<Session> {
   void Write(Response response, const Framing& framing);
   void OnWrite(bool keep_alive, error_code ec, size_t bytes);
   void LingerClose();
+  void OnTlsShutdown(error_code ec);
   void Drain();
   void OnDrain(error_code ec, size_t bytes);
   void Close();
   void Log(absl::string_view message) const;
 
-  boost::beast::tcp_stream stream_;
+  // Set once in the constructor; monostate only so that the variant can be
+  // built before it knows which one.
+  std::variant<std::monostate, boost::beast::tcp_stream, TlsStream> stream_;
   boost::beast::flat_buffer buffer_;  // kept across requests: holds pipelined bytes
   // A Beast parser reads one message; a fresh one is emplaced per request.
   std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
@@ -123,6 +124,34 @@ absl::Status ValidateMap(absl::string_view field, const google::protobuf::Map<st
   return absl::OkStatus();
 }
 
+// A command's own environment variables (the executor adds PATH, HOME and
+// the rest: docs/security.md). Names are what a shell can name, so that
+// every variable a job sets is one its script can read.
+absl::Status ValidateEnv(const google::protobuf::Map<std::string, std::string>& env) {
+  constexpr absl::string_view kField = "executor.command.env";
+  if (env.size() > kMaxEnvEntries) {
+    return FieldError(kField, absl::StrCat("at most ", kMaxEnvEntries, " variables, got ", env.size()));
+  }
+  size_t total = 0;
+  for (const auto& [name, value] : env) {
+    if (!ValidEnvName(name)) {
+      return FieldError(kField, absl::StrCat("invalid variable name \"", absl::CHexEscape(name.substr(0, 64)),
+                                             "\" (expected [A-Za-z_][A-Za-z0-9_]*, at most ",
+                                             kMaxEnvNameBytes, " bytes)"));
+    }
+    const std::string field = absl::StrCat(kField, ".", name);
+    if (value.size() > kMaxEnvValueBytes) {
+      return FieldError(field, absl::StrCat("at most ", kMaxEnvValueBytes, " bytes, got ", value.size()));
+    }
+    if (value.find('\0') != std::string::npos) return FieldError(field, "must not contain NUL");
+    total += name.size() + value.size();
+  }
+  if (total > kMaxEnvTotalBytes) {
+    return FieldError(kField, absl::StrCat("at most ", kMaxEnvTotalBytes, " bytes in all, got ", total));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ValidateExecutor(const v1::Executor& executor) {
   switch (executor.kind_case()) {
     case v1::Executor::kCommand: {
@@ -133,9 +162,35 @@ absl::Status ValidateExecutor(const v1::Executor& executor) {
       if (c.shell() && c.argv_size() != 1) {
         return FieldError("executor.command.argv", "with shell, argv holds exactly one script");
       }
-      for (const std::string& arg : c.argv()) {
+      if (static_cast<size_t>(c.argv_size()) > kMaxArgvEntries) {
+        return FieldError("executor.command.argv",
+                          absl::StrCat("at most ", kMaxArgvEntries, " arguments, got ", c.argv_size()));
+      }
+      size_t argv_bytes = 0;
+      for (int i = 0; i < c.argv_size(); ++i) {
+        const std::string& arg = c.argv(i);
         if (arg.find('\0') != std::string::npos) {
           return FieldError("executor.command.argv", "arguments must not contain NUL");
+        }
+        if (arg.size() > kMaxArgBytes) {
+          return FieldError(absl::StrCat("executor.command.argv[", i, "]"),
+                            absl::StrCat("at most ", kMaxArgBytes, " bytes, got ", arg.size()));
+        }
+        argv_bytes += arg.size();
+      }
+      if (argv_bytes > kMaxArgvTotalBytes) {
+        return FieldError("executor.command.argv", absl::StrCat("at most ", kMaxArgvTotalBytes,
+                                                                " bytes in all, got ", argv_bytes));
+      }
+      if (absl::Status s = ValidateEnv(c.env()); !s.ok()) return s;
+      if (!c.working_dir().empty()) {
+        if (c.working_dir()[0] != '/') {
+          return FieldError("executor.command.working_dir", "must be an absolute path");
+        }
+        if (c.working_dir().size() > kMaxWorkingDirBytes ||
+            c.working_dir().find('\0') != std::string::npos) {
+          return FieldError("executor.command.working_dir",
+                            absl::StrCat("at most ", kMaxWorkingDirBytes, " bytes, without NUL"));
         }
       }
       return absl::OkStatus();
@@ -164,6 +219,15 @@ absl::Status ValidateExecutor(const v1::Executor& executor) {
 }
 
 }  // namespace
+
+bool ValidEnvName(absl::string_view name) {
+  if (name.empty() || name.size() > kMaxEnvNameBytes) return false;
+  if (absl::ascii_isdigit(static_cast<unsigned char>(name[0]))) return false;
+  for (const char c : name) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '_') return false;
+  }
+  return true;
+}
 
 std::optional<JobStatus> ParseJobStatus(absl::string_view text) { return ParseName(kJobStatuses, text); }
 absl::string_view JobStatusName(JobStatus s) { return NameOf(kJobStatuses, s); }

@@ -124,7 +124,23 @@ def test_data_dir_is_private(data_dir):
     finally:
         server.stop()
     mode = stat.S_IMODE(os.stat(data_dir).st_mode)
-    assert mode == 0o700, oct(mode)
+    if os.geteuid() == 0:
+        # Commands run as nobody and must pass through to their scratch
+        # directories (docs/security.md, "Execution"): others may enter the
+        # data dir but not list it, and the database is owner-only.
+        assert mode == 0o711, oct(mode)
+        db_mode = stat.S_IMODE(os.stat(data_dir / "dts.db").st_mode)
+        assert db_mode & 0o077 == 0, oct(db_mode)
+    else:
+        assert mode == 0o700, oct(mode)
+
+
+def test_data_dir_stays_closed_when_commands_run_as_the_server(data_dir):
+    if os.geteuid() != 0:
+        pytest.skip("--allow-root is for a root server")
+    server = Server(data_dir, ["--allow-root"])
+    server.stop()
+    assert stat.S_IMODE(os.stat(data_dir).st_mode) == 0o700
 
 
 def test_unknown_id_after_restart_is_still_404(data_dir):

@@ -12,6 +12,7 @@ import re
 import signal
 import subprocess
 import threading
+import tempfile
 import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -467,7 +468,11 @@ def test_delete_stops_fires(server):
 
 
 def test_last_status_and_last_run_follow_the_runs(server, tmp_path):
-    flag = tmp_path / "ran-once"
+    # Commands of a root server run as nobody (docs/security.md), which
+    # cannot enter pytest's tmp_path: the flag lives in a directory it can.
+    flag_dir = tempfile.mkdtemp(prefix="dts-flag-")
+    os.chmod(flag_dir, 0o777)
+    flag = os.path.join(flag_dir, "ran-once")
     fail_then_pass = create_job(
         server, name="fail then pass", cron_expression=EVERY_SECOND, status="paused",
         executor={"command": {"argv": ["/bin/sh", "-c", f'[ -e "{flag}" ] || {{ touch "{flag}"; exit 3; }}']}})

@@ -107,11 +107,21 @@ def drop_keyspace(keyspace):
 def restart_kafka():
     """`scripts/services.sh restart kafka` for the broker in KAFKA_BROKERS:
     stops it, starts it again on the same data and waits until it answers."""
-    port = kafka_brokers().split(",")[0].rsplit(":", 1)[1]
-    env = {**os.environ, "DTS_KAFKA_PORT": port}
-    out = subprocess.run(["bash", str(ROOT / "scripts" / "services.sh"), "restart", "kafka"],
+    return restart_service("kafka", kafka_brokers())
+
+
+def restart_cassandra():
+    """The same for the Cassandra node of CASSANDRA_HOSTS."""
+    return restart_service("cassandra", cassandra_hosts())
+
+
+def restart_service(name, endpoints):
+    port = endpoints.split(",")[0].rsplit(":", 1)[1]
+    variable = {"kafka": "DTS_KAFKA_PORT", "cassandra": "DTS_CASSANDRA_PORT"}[name]
+    env = {**os.environ, variable: port}
+    out = subprocess.run(["bash", str(ROOT / "scripts" / "services.sh"), "restart", name],
                          env=env, capture_output=True, text=True, timeout=400)
-    assert out.returncode == 0, f"services.sh restart kafka failed:\n{out.stdout}\n{out.stderr}"
+    assert out.returncode == 0, f"services.sh restart {name} failed:\n{out.stdout}\n{out.stderr}"
     return out.stderr
 
 
@@ -246,10 +256,12 @@ class Cluster:
     def __init__(self, tmp_path, name="dist"):
         self.dir = Path(tmp_path)
         self.dir.mkdir(parents=True, exist_ok=True)
+        self.dir.chmod(0o711)  # commands run as another user enter it
         self.keyspace = f"dts_{name}_{uuid.uuid4().hex[:10]}"
         self.services = []
         self.ledger = self.dir / "ledger.txt"
         self.ledger.touch()
+        self.ledger.chmod(0o666)  # and append to the ledger
         # Members SIGKILLed by the previous test may still hold partitions.
         wait = GROUP_SESSION_GRACE - (time.monotonic() - _last_group_kill)
         if wait > 0:

@@ -323,8 +323,11 @@ absl::StatusOr<std::vector<std::string>> MigrateCassandra(
   // migrated this keyspace; a changed checksum means a file was edited after
   // it ran, and its new text would never be applied.
   for (const auto& [version, checksum] : applied) {
+    // A plain reference for the lambda: clang (the fuzz build) cannot capture a
+    // structured binding in C++20.
+    const std::string& name = version;
     auto it = std::find_if(ordered.begin(), ordered.end(),
-                           [&](const auto* m) { return m->version == version; });
+                           [&name](const auto* m) { return m->version == name; });
     if (it == ordered.end()) {
       return absl::FailedPreconditionError(absl::StrCat(
           "migrate: keyspace ", ks, " has migration ", version,

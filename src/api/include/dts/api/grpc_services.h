@@ -1,6 +1,6 @@
 #pragma once
 
-#include "dts/api/auth.h"
+#include "dts/api/access.h"
 #include "dts/api/services.h"
 #include "dts/v1/execution.grpc.pb.h"
 #include "dts/v1/job.grpc.pb.h"
@@ -8,11 +8,12 @@
 
 namespace dts::api {
 
-// gRPC front ends of the API classes: they check the bearer token, call the
-// API and map absl status codes one to one onto gRPC codes.
+// gRPC front ends of the API classes: they admit the caller through the
+// access table (token, rate, role; audit), call the API and map absl status
+// codes one to one onto gRPC codes.
 class GrpcJobService final : public v1::JobService::Service {
  public:
-  GrpcJobService(JobApi* api, const Authenticator* auth) : api_(api), auth_(auth) {}
+  GrpcJobService(JobApi* api, const AccessControl* access) : api_(api), access_(access) {}
 
   grpc::Status CreateJob(grpc::ServerContext* c, const v1::CreateJobRequest* r, v1::CreateJobResponse* out) override;
   grpc::Status GetJob(grpc::ServerContext* c, const v1::GetJobRequest* r, v1::JobResponse* out) override;
@@ -26,12 +27,12 @@ class GrpcJobService final : public v1::JobService::Service {
 
  private:
   JobApi* api_;
-  const Authenticator* auth_;
+  const AccessControl* access_;
 };
 
 class GrpcSchedulerService final : public v1::SchedulerService::Service {
  public:
-  GrpcSchedulerService(SchedulerApi* api, const Authenticator* auth) : api_(api), auth_(auth) {}
+  GrpcSchedulerService(SchedulerApi* api, const AccessControl* access) : api_(api), access_(access) {}
 
   grpc::Status ScheduleJob(grpc::ServerContext* c, const v1::ScheduleJobRequest* r, v1::ScheduleJobResponse* out) override;
   grpc::Status CancelJob(grpc::ServerContext* c, const v1::CancelScheduledJobRequest* r, v1::CancelScheduledJobResponse* out) override;
@@ -43,19 +44,19 @@ class GrpcSchedulerService final : public v1::SchedulerService::Service {
 
  private:
   SchedulerApi* api_;
-  const Authenticator* auth_;
+  const AccessControl* access_;
 };
 
 class GrpcExecutionService final : public v1::ExecutionService::Service {
  public:
-  GrpcExecutionService(ExecutionApi* api, const Authenticator* auth) : api_(api), auth_(auth) {}
+  GrpcExecutionService(ExecutionApi* api, const AccessControl* access) : api_(api), access_(access) {}
 
   grpc::Status GetExecution(grpc::ServerContext* c, const v1::GetExecutionRequest* r, v1::ExecutionResponse* out) override;
   grpc::Status ListExecutions(grpc::ServerContext* c, const v1::ListExecutionsRequest* r, v1::ListExecutionsResponse* out) override;
 
  private:
   ExecutionApi* api_;
-  const Authenticator* auth_;
+  const AccessControl* access_;
 };
 
 grpc::Status ToGrpcStatus(const absl::Status& status);

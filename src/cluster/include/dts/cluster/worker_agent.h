@@ -112,6 +112,9 @@ class WorkerAgent {
     // The worker's HTTP API, for operators (in the heartbeat).
     std::string http_address;
     size_t max_output_bytes = 64 * 1024;
+    // A heartbeat lists every run holding capacity but at most this many of
+    // the runs waiting for it (and says when it left some out).
+    size_t max_listed_waiting = 1000;
     // Storage retries: the first wait, doubled up to the maximum.
     absl::Duration retry_initial_backoff = absl::Milliseconds(100);
     absl::Duration retry_max_backoff = absl::Seconds(5);

@@ -106,6 +106,9 @@ class WorkerFleet {
     absl::Time vouched;     // its last liveness record seen in storage
     std::vector<int32_t> partitions;
     absl::flat_hash_set<std::string> held;  // run ids of its last heartbeat
+    // The last heartbeat left waiting runs out of `held`: a run missing from
+    // it may still be there.
+    bool held_truncated = false;
     v1::Enforcement enforcement;
     // As the allocator has it; a worker is READY once registered.
     allocator::WorkerState state = allocator::WorkerState::kReady;

@@ -13,6 +13,7 @@
 #include "absl/time/time.h"
 #include "dts/common/clock.h"
 #include "dts/execution/resources.h"
+#include "dts/execution/run_as.h"
 #include "dts/model/ids.h"
 #include "dts/model/job.h"
 #include "dts/v1/common.pb.h"
@@ -125,6 +126,11 @@ struct ExecutorOptions {
   // Sets PR_SET_NO_NEW_PRIVS on commands, so setuid binaries and file
   // capabilities cannot raise their privileges.
   bool no_new_privs = true;
+  // The user commands run as (ResolveRunAs: --run-as, --allow-root). Set:
+  // the child switches to it before exec, and the scratch directory is
+  // created for it; needs this process to be root. Unset: commands run as
+  // this process.
+  std::optional<RunAsUser> run_as;
   // Publishes a kafka run's message, waiting for the broker's acknowledgement
   // for at most request.timeout (the run's timeout; zero: the hook's own
   // default). DEADLINE_EXCEEDED makes the run TIMED_OUT, any other error
@@ -166,7 +172,8 @@ struct ExecutorOptions {
 // runs without an executor at once. `clock` must outlive the executor.
 // FAILED_PRECONDITION when the kernel lacks what it needs (pidfd, Linux 5.3+).
 // Detects cgroup v2 support once, here (see ExecutorOptions::use_cgroups); an
-// error in options.scratch_root (cannot be created) is INVALID_ARGUMENT.
+// error in options.scratch_root (cannot be created) is INVALID_ARGUMENT, and
+// so is run_as in a process that is not root.
 absl::StatusOr<std::unique_ptr<Executor>> CreateLocalExecutor(const Clock* clock,
                                                               ExecutorOptions options);
 

@@ -31,6 +31,13 @@ struct ServerOptions {
   // Called (from I/O threads, concurrently) for what the server swallows:
   // handler exceptions, invalid responses, accept failures. May be empty.
   std::function<void(absl::string_view)> log_error{};
+  // TLS: the PEM certificate chain (the server's certificate first) and its
+  // unencrypted private key. Empty: plaintext HTTP.
+  std::string tls_cert_chain_pem{};
+  std::string tls_key_pem{};
+  // PEM CA bundle; set: a client must present a certificate signed by one of
+  // these CAs, or the handshake fails (mTLS). Needs the two above.
+  std::string tls_client_ca_pem{};
 };
 
 // An HTTP/1.1 server: keep-alive, pipelining (answered in order), request
@@ -39,7 +46,8 @@ struct ServerOptions {
 class Server {
  public:
   // Binds and listens, then starts options.threads I/O threads. `router`
-  // must outlive the server; its status() must be OK.
+  // must outlive the server; its status() must be OK. INVALID_ARGUMENT for
+  // TLS material OpenSSL refuses.
   static absl::StatusOr<std::unique_ptr<Server>> Create(ServerOptions options,
                                                         const Router* router);
   ~Server();  // calls Shutdown()

@@ -45,6 +45,22 @@ inline constexpr size_t kMaxMetadataEntries = 64;
 inline constexpr size_t kMaxMetadataKeyBytes = 128;
 inline constexpr size_t kMaxMetadataValueBytes = 4096;
 inline constexpr size_t kMaxRequestBytes = 1 << 20;
+// A command's argv: entries, bytes of one entry (Linux refuses a longer one
+// at exec: MAX_ARG_STRLEN is 128 KiB with the NUL), bytes of all entries.
+inline constexpr size_t kMaxArgvEntries = 1024;
+inline constexpr size_t kMaxArgBytes = 128 * 1024 - 1;
+inline constexpr size_t kMaxArgvTotalBytes = 256 * 1024;
+// A command's env: variables, bytes of a name, of a value, of names and values together.
+inline constexpr size_t kMaxEnvEntries = 128;
+inline constexpr size_t kMaxEnvNameBytes = 128;
+inline constexpr size_t kMaxEnvValueBytes = 32 * 1024;
+inline constexpr size_t kMaxEnvTotalBytes = 64 * 1024;
+// A command's working_dir (PATH_MAX).
+inline constexpr size_t kMaxWorkingDirBytes = 4096;
+
+// A valid name for a job's environment variable: [A-Za-z_][A-Za-z0-9_]*, at
+// most kMaxEnvNameBytes.
+bool ValidEnvName(absl::string_view name);
 
 // Default resource request of a job that names none.
 inline constexpr int64_t kDefaultCpuMillis = 100;

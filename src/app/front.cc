@@ -295,6 +295,28 @@ absl::StatusOr<allocator::WorkerSpec> ResolveWorkerSpec(WorkerId id, const Worke
   return spec;
 }
 
+void AddPlacementFlags(CLI::App& cmd, PlacementFlags* flags) {
+  cmd.add_option("--placement", flags->strategy, "Placement strategy: best-fit or spread")
+      ->capture_default_str();
+  cmd.add_option("--backfill-bound", flags->backfill_bound_seconds,
+                 "Seconds the head of the queue waits before no smaller run may pass it")
+      ->check(CLI::Range(0, 86'400))
+      ->capture_default_str();
+}
+
+absl::StatusOr<std::unique_ptr<allocator::Allocator>> CreateAllocator(const PlacementFlags& flags,
+                                                                      const Clock* clock) {
+  std::optional<allocator::Strategy> strategy = allocator::ParseStrategy(flags.strategy);
+  if (!strategy) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--placement: expected best-fit or spread, got \"", flags.strategy, "\""));
+  }
+  allocator::AllocatorOptions options;
+  options.strategy = *strategy;
+  options.backfill_wait_bound = absl::Seconds(flags.backfill_bound_seconds);
+  return allocator::Allocator::Create(options, clock);
+}
+
 absl::StatusOr<execution::ExecutorOptions> ExecutorOptionsUnder(const std::string& data_dir) {
   absl::StatusOr<std::string> absolute = AbsolutePath("--data-dir", data_dir);
   if (!absolute.ok()) return absolute.status();

@@ -6,6 +6,7 @@
 
 #include <csignal>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <vector>
 #include <string>
@@ -106,6 +107,16 @@ void AddWorkerFlags(CLI::App& cmd, WorkerFlags* flags);
 // INVALID_ARGUMENT naming the flag for a bad label.
 absl::StatusOr<allocator::WorkerSpec> ResolveWorkerSpec(WorkerId id, const WorkerFlags& flags,
                                                         const std::string& data_dir);
+// How runs are placed: --placement best-fit|spread and --backfill-bound.
+struct PlacementFlags {
+  std::string strategy = "best-fit";
+  int backfill_bound_seconds = 60;
+};
+void AddPlacementFlags(CLI::App& cmd, PlacementFlags* flags);
+// INVALID_ARGUMENT naming --placement for an unknown strategy.
+absl::StatusOr<std::unique_ptr<allocator::Allocator>> CreateAllocator(const PlacementFlags& flags,
+                                                                      const Clock* clock);
+
 // The executor's directories under the data directory (made absolute): run
 // scratch directories, and the records of process groups that let a
 // restarted process kill the commands a crashed one left.

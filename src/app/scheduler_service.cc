@@ -40,8 +40,7 @@ struct SchedulerFlags {
   ServiceFlags service;
   std::string scheduler_id;  // empty: <hostname>-<http port>
   int worker_timeout_seconds = 10;
-  std::string placement = "best-fit";
-  int backfill_bound_seconds = 60;
+  PlacementFlags placement;
   int session_timeout_ms = 6000;
 };
 
@@ -88,21 +87,14 @@ int RunSchedulerService(const SchedulerFlags& flags, cli::Context& ctx) {
   const sigset_t signals = BlockShutdownSignals();
   absl::StatusOr<ServiceSetup> setup = SetUpService(kSchedulerService, flags.service, ctx);
   if (!setup.ok()) return StartupFailure(ctx, name, setup.status());
-  std::optional<allocator::Strategy> strategy = allocator::ParseStrategy(flags.placement);
-  if (!strategy) {
-    return StartupFailure(ctx, name, absl::InvalidArgumentError(absl::StrCat(
-                                         "--placement: expected best-fit or spread, got \"",
-                                         flags.placement, "\"")));
-  }
+  absl::StatusOr<std::unique_ptr<allocator::Allocator>> allocator =
+      CreateAllocator(flags.placement, ctx.clock);
+  if (!allocator.ok()) return StartupFailure(ctx, name, allocator.status());
   const std::string instance_id =
       flags.scheduler_id.empty() ? DefaultInstanceId(setup->http_addr) : flags.scheduler_id;
   storage::CassandraStore* store = setup->store.get();
   ClusterStore cluster_store(store);
 
-  absl::StatusOr<std::unique_ptr<allocator::Allocator>> allocator = allocator::Allocator::Create(
-      {.strategy = *strategy, .backfill_wait_bound = absl::Seconds(flags.backfill_bound_seconds)},
-      ctx.clock);
-  if (!allocator.ok()) return StartupFailure(ctx, name, allocator.status());
   scheduler::RunRecorder recorder(store);
   cluster::WorkerFleet* fleet_ptr = nullptr;
   scheduler::Placement placement(
@@ -197,12 +189,7 @@ void AddSchedulerService(CLI::App& app, cli::Context& ctx) {
                   "Seconds without a heartbeat after which a worker is DOWN and its runs fail over")
       ->check(CLI::Range(2, 3600))
       ->capture_default_str();
-  cmd->add_option("--placement", flags->placement, "Placement strategy: best-fit or spread")
-      ->capture_default_str();
-  cmd->add_option("--backfill-bound", flags->backfill_bound_seconds,
-                  "Seconds the head of the queue waits before no smaller run may pass it")
-      ->check(CLI::Range(0, 86'400))
-      ->capture_default_str();
+  AddPlacementFlags(*cmd, &flags->placement);
   cmd->add_option("--session-timeout-ms", flags->session_timeout_ms,
                   "Kafka group session timeout: how soon a dead instance's shards move")
       ->check(CLI::Range(1000, 300'000))

@@ -44,23 +44,9 @@ struct ServerOptions {
   // The local worker's capacity and labels; unset: what this machine has.
   WorkerFlags worker;
   RunAsFlags run_as;  // who the local worker's commands run as
-  std::string placement = "best-fit";
-  int backfill_bound_seconds = 60;
+  PlacementFlags placement;
   int fire_ahead_ms = 0;
 };
-
-absl::StatusOr<std::unique_ptr<allocator::Allocator>> CreateAllocator(const ServerOptions& opts,
-                                                                      const Clock* clock) {
-  std::optional<allocator::Strategy> strategy = allocator::ParseStrategy(opts.placement);
-  if (!strategy) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--placement: expected best-fit or spread, got \"", opts.placement, "\""));
-  }
-  allocator::AllocatorOptions options;
-  options.strategy = *strategy;
-  options.backfill_wait_bound = absl::Seconds(opts.backfill_bound_seconds);
-  return allocator::Allocator::Create(options, clock);
-}
 
 // The Store chosen by --storage. Cassandra's schema is migrated first, as
 // SqliteStore::Open migrates its file; final runs expire after the
@@ -105,7 +91,7 @@ int RunServer(const ServerOptions& opts, cli::Context& ctx) {
   absl::StatusOr<allocator::WorkerSpec> worker_spec =
       ResolveWorkerSpec(WorkerId("local"), opts.worker, opts.data_dir);
   absl::StatusOr<std::unique_ptr<allocator::Allocator>> allocator =
-      CreateAllocator(opts, ctx.clock);
+      CreateAllocator(opts.placement, ctx.clock);
   for (const absl::Status& s : {worker_spec.status(), allocator.status()}) {
     if (!s.ok()) return StartupFailure(ctx, kName, s);
   }
@@ -217,16 +203,11 @@ void AddServerCommands(CLI::App& app, cli::Context& ctx) {
       ->capture_default_str();
   AddWorkerFlags(*server, &opts->worker);
   AddRunAsFlags(*server, &opts->run_as);
-  server->add_option("--placement", opts->placement, "Placement strategy: best-fit or spread")
-      ->capture_default_str();
+  AddPlacementFlags(*server, &opts->placement);
   server->add_option("--fire-ahead", opts->fire_ahead_ms,
                      "Record fires up to this many ms before they are due, so that at the "
                      "instant only the start remains (docs/runs.md); 0: off")
       ->check(CLI::Range(0, 10'000))
-      ->capture_default_str();
-  server->add_option("--backfill-bound", opts->backfill_bound_seconds,
-                     "Seconds the head of the queue waits before no smaller run may pass it")
-      ->check(CLI::Range(0, 86'400))
       ->capture_default_str();
   server->callback([opts, &ctx] { ctx.exit_code = RunServer(*opts, ctx); });
 

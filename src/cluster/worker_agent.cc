@@ -17,14 +17,6 @@ namespace {
 constexpr absl::Duration kHeartbeatSendTimeout = absl::Seconds(5);
 constexpr absl::Duration kFlushTimeout = absl::Seconds(10);
 
-allocator::Resources operator+(const allocator::Resources& a, const allocator::Resources& b) {
-  return {a.cpu_millis + b.cpu_millis, a.memory_mib + b.memory_mib, a.storage_mib + b.storage_mib};
-}
-
-allocator::Resources operator-(const allocator::Resources& a, const allocator::Resources& b) {
-  return {a.cpu_millis - b.cpu_millis, a.memory_mib - b.memory_mib, a.storage_mib - b.storage_mib};
-}
-
 int32_t ClampToInt32(int64_t v) {
   return static_cast<int32_t>(std::clamp<int64_t>(v, 0, std::numeric_limits<int32_t>::max()));
 }
@@ -293,7 +285,7 @@ void WorkerAgent::DropWaiting(const std::function<bool(const Held&)>& which) {
 // The dispatcher thread.
 
 bool WorkerAgent::Fits(const allocator::Resources& grant) const {
-  const allocator::Resources after = allocated_ + grant;
+  const allocator::Resources after = allocator::Plus(allocated_, grant);
   const allocator::Resources& cap = options_.capacity;
   return after.cpu_millis <= cap.cpu_millis && after.memory_mib <= cap.memory_mib &&
          after.storage_mib <= cap.storage_mib;
@@ -328,7 +320,7 @@ void WorkerAgent::DispatchLoop() {
         waiting_.erase(waiting_.begin());
         Held& held = held_.at(id);
         held.phase = Phase::kClaiming;
-        allocated_ = allocated_ + held.grant;
+        allocated_ = allocator::Plus(allocated_, held.grant);
         claim = id;
         Changed();
       } else {
@@ -561,7 +553,7 @@ void WorkerAgent::Release(const RunId& id) {
   auto it = held_.find(id);
   if (it == held_.end()) return;
   if (it->second.phase == Phase::kClaiming || it->second.phase == Phase::kRunning) {
-    allocated_ = allocated_ - it->second.grant;
+    allocated_ = allocator::Minus(allocated_, it->second.grant);
   }
   held_.erase(it);
   Changed();

@@ -16,11 +16,13 @@ bool IsActiveStatus(const std::optional<RunStatus>& s) {
          s == RunStatus::kRetrying;
 }
 
-allocator::Resources Minus(allocator::Resources a, const allocator::Resources& b) {
-  a.cpu_millis = std::max<int64_t>(0, a.cpu_millis - b.cpu_millis);
-  a.memory_mib = std::max<int64_t>(0, a.memory_mib - b.memory_mib);
-  a.storage_mib = std::max<int64_t>(0, a.storage_mib - b.storage_mib);
-  return a;
+// a - b, but never below zero in any dimension.
+allocator::Resources LeftOf(const allocator::Resources& a, const allocator::Resources& b) {
+  allocator::Resources left = allocator::Minus(a, b);
+  left.cpu_millis = std::max<int64_t>(0, left.cpu_millis);
+  left.memory_mib = std::max<int64_t>(0, left.memory_mib);
+  left.storage_mib = std::max<int64_t>(0, left.storage_mib);
+  return left;
 }
 
 allocator::WorkerState StateOf(const v1::WorkerHeartbeat& heartbeat) {
@@ -101,13 +103,10 @@ void WorkerFleet::OnHeartbeat(const v1::WorkerHeartbeat& heartbeat) {
     for (const v1::HeldRun& held : heartbeat.runs()) {
       entry.held.insert(held.run_id());
       if (follows_.contains(RunId(held.run_id()))) continue;
-      const allocator::Resources r = allocator::ResourcesFromProto(held.resources());
-      others.cpu_millis += r.cpu_millis;
-      others.memory_mib += r.memory_mib;
-      others.storage_mib += r.storage_mib;
+      others = allocator::Plus(others, allocator::ResourcesFromProto(held.resources()));
     }
     // What other scheduler instances hold there is not ours to give.
-    spec.capacity = Minus(allocator::ResourcesFromProto(heartbeat.capacity()), others);
+    spec.capacity = LeftOf(allocator::ResourcesFromProto(heartbeat.capacity()), others);
     state_changed = entry.state != state;
     entry.state = state;
     remote = entry.remote.get();

@@ -16,6 +16,15 @@
 #include "dts/v1/common.pb.h"
 
 namespace dts::allocator {
+
+Resources Plus(const Resources& a, const Resources& b) {
+  return {a.cpu_millis + b.cpu_millis, a.memory_mib + b.memory_mib, a.storage_mib + b.storage_mib};
+}
+
+Resources Minus(const Resources& a, const Resources& b) {
+  return {a.cpu_millis - b.cpu_millis, a.memory_mib - b.memory_mib, a.storage_mib - b.storage_mib};
+}
+
 namespace {
 
 // ---------------------------------------------------------------- resources
@@ -24,14 +33,6 @@ constexpr size_t kDims = 3;
 
 std::array<int64_t, kDims> Dims(const Resources& r) {
   return {r.cpu_millis, r.memory_mib, r.storage_mib};
-}
-
-Resources Plus(const Resources& a, const Resources& b) {
-  return {a.cpu_millis + b.cpu_millis, a.memory_mib + b.memory_mib, a.storage_mib + b.storage_mib};
-}
-
-Resources Minus(const Resources& a, const Resources& b) {
-  return {a.cpu_millis - b.cpu_millis, a.memory_mib - b.memory_mib, a.storage_mib - b.storage_mib};
 }
 
 bool Fits(const Resources& request, const Resources& room) {

@@ -34,6 +34,9 @@ struct Resources {
 };
 
 Resources ResourcesFromProto(const v1::ResourceRequirements& proto);
+// Each dimension added or subtracted (Minus may go negative).
+Resources Plus(const Resources& a, const Resources& b);
+Resources Minus(const Resources& a, const Resources& b);
 // "cpu 1000m memory 64MiB storage 0MiB", the form every message uses.
 std::string FormatResources(const Resources& r);
 

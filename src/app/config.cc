@@ -20,6 +20,47 @@
 namespace dts::app {
 namespace {
 
+// CASSANDRA_TLS (true|false), CASSANDRA_TLS_CA, CASSANDRA_TLS_CERT,
+// CASSANDRA_TLS_KEY, CASSANDRA_TLS_SERVER_NAME, CASSANDRA_TLS_VERIFY
+// (full|ca|none). The files are checked now, each error naming its variable.
+absl::StatusOr<cql::TlsOptions> ResolveCassandraTls(const Settings& settings) {
+  auto get = [&](const char* name) { return settings.Get(name).value_or(""); };
+  cql::TlsOptions tls;
+  if (const std::string on = get("CASSANDRA_TLS"); !on.empty() && !absl::SimpleAtob(on, &tls.enabled)) {
+    return absl::InvalidArgumentError(absl::StrCat("CASSANDRA_TLS \"", on, "\": expected true or false"));
+  }
+  tls.ca_file = get("CASSANDRA_TLS_CA");
+  tls.cert_file = get("CASSANDRA_TLS_CERT");
+  tls.key_file = get("CASSANDRA_TLS_KEY");
+  tls.server_name = get("CASSANDRA_TLS_SERVER_NAME");
+  const std::string verify = get("CASSANDRA_TLS_VERIFY");
+  if (!tls.enabled) {
+    for (const char* name : {"CASSANDRA_TLS_CA", "CASSANDRA_TLS_CERT", "CASSANDRA_TLS_KEY",
+                             "CASSANDRA_TLS_SERVER_NAME", "CASSANDRA_TLS_VERIFY"}) {
+      if (!get(name).empty()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(name, " is set but CASSANDRA_TLS is not true: set CASSANDRA_TLS=true to use TLS"));
+      }
+    }
+    return tls;
+  }
+  if (!verify.empty()) {
+    absl::StatusOr<cql::TlsVerify> v = cql::ParseTlsVerify(verify);
+    if (!v.ok()) return absl::InvalidArgumentError(absl::StrCat("CASSANDRA_TLS_VERIFY ", v.status().message()));
+    tls.verify = *v;
+  }
+  cql::TlsOptions ca_only = tls;
+  ca_only.cert_file.clear();
+  ca_only.key_file.clear();
+  if (absl::Status s = cql::CheckTlsOptions(ca_only); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("CASSANDRA_TLS_CA: ", s.message()));
+  }
+  if (absl::Status s = cql::CheckTlsOptions(tls); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("CASSANDRA_TLS_CERT / CASSANDRA_TLS_KEY: ", s.message()));
+  }
+  return tls;
+}
+
 bool IsName(absl::string_view name) {
   if (name.empty() || absl::ascii_isdigit(static_cast<unsigned char>(name[0]))) return false;
   for (char c : name) {
@@ -136,6 +177,9 @@ absl::StatusOr<storage::CassandraConfig> ResolveCassandraConfig(const CassandraF
   pick(flags.replication, "CASSANDRA_REPLICATION", &config.replication);
   pick("", "CASSANDRA_USERNAME", &config.username);
   pick("", "CASSANDRA_PASSWORD", &config.password);
+  absl::StatusOr<cql::TlsOptions> tls = ResolveCassandraTls(settings);
+  if (!tls.ok()) return tls.status();
+  config.tls = *std::move(tls);
   if (absl::StatusOr<std::vector<cql::HostPort>> hosts = cql::ParseHosts(config.hosts); !hosts.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("CASSANDRA_HOSTS \"", config.hosts, "\": ", hosts.status().message()));

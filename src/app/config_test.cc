@@ -83,6 +83,63 @@ TEST(CassandraConfigTest, FlagsWinOverEnvironmentWhichWinsOverTheFile) {
             absl::StatusCode::kInvalidArgument);
 }
 
+// The CASSANDRA_TLS* variables: off unless CASSANDRA_TLS=true, a file
+// variable without it is an error, and each bad file names its variable.
+TEST(CassandraConfigTest, TlsVariablesAreCheckedAndNamed) {
+  const std::string dir = ::testing::TempDir();
+  const std::string junk = dir + "/dts-config-junk.pem";
+  if (FILE* f = std::fopen(junk.c_str(), "w")) {
+    std::fputs("not a certificate\n", f);
+    std::fclose(f);
+  }
+  const char* vars[] = {"CASSANDRA_TLS", "CASSANDRA_TLS_CA", "CASSANDRA_TLS_CERT",
+                        "CASSANDRA_TLS_KEY", "CASSANDRA_TLS_SERVER_NAME", "CASSANDRA_TLS_VERIFY"};
+  auto clear = [&] {
+    for (const char* v : vars) ::unsetenv(v);
+  };
+  clear();
+  absl::StatusOr<Settings> settings = Settings::Load("/nonexistent/.env");
+  ASSERT_TRUE(settings.ok());
+  auto resolve = [&] { return ResolveCassandraConfig({}, *settings); };
+  auto expect_error = [&](absl::string_view needle) {
+    absl::StatusOr<storage::CassandraConfig> c = resolve();
+    EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument) << needle;
+    EXPECT_THAT(c.status().message(), HasSubstr(needle));
+  };
+
+  ASSERT_TRUE(resolve().ok());
+  EXPECT_FALSE(resolve()->tls.enabled);
+
+  ::setenv("CASSANDRA_TLS", "maybe", 1);
+  expect_error("CASSANDRA_TLS \"maybe\"");
+
+  ::setenv("CASSANDRA_TLS", "false", 1);
+  ::setenv("CASSANDRA_TLS_CA", junk.c_str(), 1);
+  expect_error("CASSANDRA_TLS_CA is set but CASSANDRA_TLS is not true");
+
+  ::setenv("CASSANDRA_TLS", "true", 1);
+  expect_error("CASSANDRA_TLS_CA: tls.ca_file");
+  ::setenv("CASSANDRA_TLS_CA", (dir + "/dts-no-such-ca.pem").c_str(), 1);
+  expect_error("cannot read");
+
+  // With the system's CA store, only the client pair is checked.
+  ::unsetenv("CASSANDRA_TLS_CA");
+  ::setenv("CASSANDRA_TLS_CERT", junk.c_str(), 1);
+  expect_error("CASSANDRA_TLS_CERT / CASSANDRA_TLS_KEY");
+  ::unsetenv("CASSANDRA_TLS_CERT");
+
+  ::setenv("CASSANDRA_TLS_VERIFY", "sometimes", 1);
+  expect_error("CASSANDRA_TLS_VERIFY");
+  ::setenv("CASSANDRA_TLS_VERIFY", "ca", 1);
+  ::setenv("CASSANDRA_TLS_SERVER_NAME", "db.internal", 1);
+  absl::StatusOr<storage::CassandraConfig> ok = resolve();
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_TRUE(ok->tls.enabled);
+  EXPECT_EQ(ok->tls.verify, cql::TlsVerify::kCa);
+  EXPECT_EQ(ok->tls.server_name, "db.internal");
+  clear();
+}
+
 TEST(SettingsTest, AllMergesTheEnvironmentOverTheFileAndPortsAreChecked) {
   const std::string path = ::testing::TempDir() + "/dts-settings-test.env";
   {

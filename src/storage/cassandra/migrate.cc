@@ -240,6 +240,7 @@ absl::StatusOr<cql::ClientOptions> CassandraClientOptions(const CassandraConfig&
   options.hosts = *std::move(hosts);
   options.username = config.username;
   options.password = config.password;
+  options.tls = config.tls;
   options.connect_timeout = config.connect_timeout;
   options.request_timeout = config.request_timeout;
   return options;

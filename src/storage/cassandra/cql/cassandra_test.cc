@@ -12,11 +12,13 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "storage/cassandra/cql/test_env.h"
+#include "storage/cassandra/cql/tls_test_util.h"
 
 namespace dts::cql {
 namespace {
 
 using ::dts::cql::testing::CreateKeyspace;
+using ::dts::cql::testing::DevTlsDir;
 using ::dts::cql::testing::DropKeyspace;
 using ::dts::cql::testing::KeyspaceFor;
 using ::dts::cql::testing::Options;
@@ -326,6 +328,99 @@ TEST_F(CassandraTest, LoggedBatchMixesPreparedAndPlainEntries) {
   int64_t sum = 0;
   for (const Row& row : *rows) sum += *row.GetInt64("balance");
   EXPECT_EQ(sum, 30);
+}
+
+
+// ---- TLS (the dev server takes TLS and plain clients on one port) ----
+
+ClientOptions TlsOptionsFor(const std::string& ca_file) {
+  ClientOptions o = Options();
+  o.tls.enabled = true;
+  o.tls.ca_file = ca_file;
+  return o;
+}
+
+// Whether the server sees some TLS client: system_views.clients lists every
+// connection with ssl_enabled and the negotiated protocol.
+void ExpectServerSeesTls(Client& c) {
+  auto rows = c.QueryAll(Statement("SELECT ssl_enabled, ssl_protocol FROM system_views.clients"));
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  bool tls_seen = false;
+  for (const Row& row : *rows) {
+    auto enabled = row.GetBool(0);
+    if (enabled.ok() && *enabled) {
+      tls_seen = true;
+      auto protocol = row.GetText(1);
+      ASSERT_TRUE(protocol.ok()) << protocol.status();
+      EXPECT_THAT(*protocol, HasSubstr("TLSv1.")) << "protocol " << *protocol;
+    }
+  }
+  EXPECT_TRUE(tls_seen) << "no connection in system_views.clients uses TLS";
+}
+
+TEST(CassandraTlsTest, QueriesOverTlsVerifiedAgainstTheCaAndHostAddress) {
+  auto c = Client::Create(TlsOptionsFor(DevTlsDir() + "/ca.pem"));
+  ASSERT_TRUE(c.ok()) << c.status() << " (TLS files in " << DevTlsDir() << ")";
+  auto rows = (*c)->QueryAll(Statement("SELECT release_version FROM system.local"));
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  ASSERT_EQ(rows->size(), 1u);
+  ExpectServerSeesTls(**c);
+}
+
+TEST(CassandraTlsTest, PresentsAClientCertificate) {
+  ClientOptions o = TlsOptionsFor(DevTlsDir() + "/ca.pem");
+  o.tls.cert_file = DevTlsDir() + "/client.pem";
+  o.tls.key_file = DevTlsDir() + "/client.key";
+  auto c = Client::Create(o);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_TRUE((*c)->Query(Statement("SELECT release_version FROM system.local")).ok());
+}
+
+TEST(CassandraTlsTest, RefusesANodeWhoseNameTheCertificateDoesNotCarry) {
+  ClientOptions o = TlsOptionsFor(DevTlsDir() + "/ca.pem");
+  o.tls.server_name = "cassandra.elsewhere.test";
+  o.retry.max_attempts = 1;
+  auto c = Client::Create(o);
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(c.status().message(), HasSubstr("TLS handshake"));
+  EXPECT_THAT(c.status().message(), HasSubstr("certificate verify failed"));
+
+  // Checking the CA only accepts the same certificate under any name.
+  o.tls.verify = TlsVerify::kCa;
+  auto ca_only = Client::Create(o);
+  ASSERT_TRUE(ca_only.ok()) << ca_only.status();
+}
+
+TEST(CassandraTlsTest, RefusesANodeSignedByAnUntrustedCa) {
+  testing::TlsFiles files;
+  ASSERT_TRUE(files.MakeCa("stranger"));
+  auto c = Client::Create(TlsOptionsFor(files.Path("stranger.pem")));
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(c.status().message(), HasSubstr("certificate verify failed"));
+
+  // Without verification the same connection works (encrypted, not authenticated).
+  ClientOptions o = TlsOptionsFor(files.Path("stranger.pem"));
+  o.tls.verify = TlsVerify::kNone;
+  auto unverified = Client::Create(o);
+  ASSERT_TRUE(unverified.ok()) << unverified.status();
+  EXPECT_TRUE((*unverified)->Query(Statement("SELECT release_version FROM system.local")).ok());
+}
+
+TEST(CassandraTlsTest, ManyConcurrentRequestsOverOneTlsConnection) {
+  auto c = Client::Create(TlsOptionsFor(DevTlsDir() + "/ca.pem"));
+  ASSERT_TRUE(c.ok()) << c.status();
+  std::atomic<int> ok{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 50; ++i) {
+        if ((*c)->Query(Statement("SELECT release_version FROM system.local")).ok()) ++ok;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 400);
 }
 
 }  // namespace

@@ -19,6 +19,7 @@
 #include "absl/synchronization/mutex.h"
 #include "codec.h"
 #include "connection.h"
+#include "tls.h"
 
 namespace dts::cql {
 namespace asio = boost::asio;
@@ -93,7 +94,7 @@ using Request = std::pair<uint8_t, std::string>;
 
 class Client::Impl {
  public:
-  explicit Impl(ClientOptions options)
+  Impl(ClientOptions options, std::shared_ptr<asio::ssl::context> tls_context)
       : options_(std::move(options)),
         clock_(options_.clock != nullptr ? options_.clock : &real_clock_),
         work_(asio::make_work_guard(io_)) {
@@ -103,6 +104,9 @@ class Client::Impl {
     conn_options_.connect_timeout = options_.connect_timeout;
     conn_options_.max_streams = options_.max_streams_per_connection;
     conn_options_.max_frame_body = options_.max_frame_body;
+    conn_options_.tls_context = std::move(tls_context);
+    conn_options_.tls_verify = options_.tls.verify;
+    conn_options_.tls_server_name = options_.tls.server_name;
     for (const HostPort& h : options_.hosts) {
       auto host = std::make_unique<Host>();
       host->addr = h;
@@ -395,8 +399,14 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Create(ClientOptions options) {
   if (options.max_streams_per_connection < 1 || options.max_streams_per_connection > 32768) {
     return absl::InvalidArgumentError("max_streams_per_connection must be in 1..32768");
   }
+  std::shared_ptr<asio::ssl::context> tls_context;
+  if (options.tls.enabled) {
+    absl::StatusOr<std::shared_ptr<asio::ssl::context>> ctx = MakeTlsContext(options.tls);
+    if (!ctx.ok()) return ctx.status();
+    tls_context = *std::move(ctx);
+  }
   try {
-    auto impl = std::make_unique<Impl>(std::move(options));
+    auto impl = std::make_unique<Impl>(std::move(options), std::move(tls_context));
     if (absl::Status s = impl->Start(); !s.ok()) return s;
     return std::unique_ptr<Client>(new Client(std::move(impl)));
   } catch (const std::exception& e) {  // Boost.Asio or allocation failures

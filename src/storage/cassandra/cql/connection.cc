@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "dts/cql/error.h"
+#include "tls.h"
 
 namespace dts::cql {
 namespace asio = boost::asio;
@@ -37,6 +38,9 @@ bool IsNotSent(const absl::Status& status) { return status.GetPayload(kNotSentUr
 
 Connection::Connection(asio::io_context& io, HostPort host, const ConnectionOptions& options)
     : host_(std::move(host)), options_(options), strand_(asio::make_strand(io)), socket_(strand_) {
+  if (options_.tls_context != nullptr) {
+    tls_ = std::make_unique<asio::ssl::stream<tcp::socket&>>(socket_, *options_.tls_context);
+  }
   const int n = std::clamp(options_.max_streams, 1, 32768);
   slots_.resize(static_cast<size_t>(n));
   free_streams_.reserve(static_cast<size_t>(n));
@@ -69,22 +73,26 @@ absl::Status Connection::Connect(absl::Duration timeout) {
     return absl::UnavailableError(absl::StrCat("cannot resolve ", host_.ToString(), ": ", ec.message()));
   }
   auto done = std::make_shared<absl::Notification>();
-  auto result = std::make_shared<boost::system::error_code>();
+  auto result = std::make_shared<absl::Status>();
   auto self = shared_from_this();
-  asio::post(strand_, [self, endpoints, done, result] {
-    asio::async_connect(self->socket_, endpoints,
-                        asio::bind_executor(self->strand_, [self, done, result](
-                                                               const boost::system::error_code& e,
-                                                               const tcp::endpoint&) {
-                          *result = e;
-                          if (!e) {
-                            boost::system::error_code ignored;
-                            self->socket_.set_option(tcp::no_delay(true), ignored);
-                            self->alive_.store(true, std::memory_order_release);
-                            self->StartRead();
-                          }
-                          done->Notify();
-                        }));
+  auto finish = [done, result](absl::Status s) {
+    *result = std::move(s);
+    done->Notify();
+  };
+  asio::post(strand_, [self, endpoints, finish] {
+    asio::async_connect(
+        self->socket_, endpoints,
+        asio::bind_executor(self->strand_, [self, finish](const boost::system::error_code& e,
+                                                          const tcp::endpoint&) {
+          if (e) {
+            finish(absl::UnavailableError(
+                absl::StrCat("cannot connect to ", self->host_.ToString(), ": ", e.message())));
+            return;
+          }
+          boost::system::error_code ignored;
+          self->socket_.set_option(tcp::no_delay(true), ignored);
+          self->StartSession(finish);
+        }));
   });
   if (!done->WaitForNotificationWithTimeout(timeout)) {
     asio::post(strand_, [self] {
@@ -96,10 +104,52 @@ absl::Status Connection::Connect(absl::Duration timeout) {
     return absl::UnavailableError(
         absl::StrCat("connect to ", host_.ToString(), " timed out after ", absl::FormatDuration(timeout)));
   }
-  if (*result) {
-    return absl::UnavailableError(absl::StrCat("cannot connect to ", host_.ToString(), ": ", result->message()));
+  return *result;
+}
+
+void Connection::StartSession(std::function<void(absl::Status)> done) {
+  auto begin = [this, done] {
+    alive_.store(true, std::memory_order_release);
+    StartRead();
+    done(absl::OkStatus());
+  };
+  if (tls_ == nullptr) {
+    begin();
+    return;
   }
-  return absl::OkStatus();
+  const std::string& name = options_.tls_server_name.empty() ? host_.host : options_.tls_server_name;
+  if (absl::Status s = PrepareTlsPeer(*tls_, options_.tls_verify, name); !s.ok()) {
+    done(s);
+    return;
+  }
+  tls_->async_handshake(
+      asio::ssl::stream_base::client,
+      asio::bind_executor(strand_, [self = shared_from_this(), begin, done](const boost::system::error_code& ec) {
+        if (ec) {
+          done(absl::UnavailableError(absl::StrCat("TLS handshake with ", self->host_.ToString(),
+                                                   " failed: ", TlsHandshakeError(*self->tls_, ec))));
+          return;
+        }
+        begin();
+      }));
+}
+
+template <typename Buffers, typename Handler>
+void Connection::AsyncWrite(const Buffers& buffers, Handler&& handler) {
+  if (tls_ != nullptr) {
+    asio::async_write(*tls_, buffers, std::forward<Handler>(handler));
+  } else {
+    asio::async_write(socket_, buffers, std::forward<Handler>(handler));
+  }
+}
+
+template <typename Buffers, typename Handler>
+void Connection::AsyncReadSome(const Buffers& buffers, Handler&& handler) {
+  if (tls_ != nullptr) {
+    tls_->async_read_some(buffers, std::forward<Handler>(handler));
+  } else {
+    socket_.async_read_some(buffers, std::forward<Handler>(handler));
+  }
 }
 
 absl::Status Connection::Handshake(absl::Time deadline) {
@@ -178,8 +228,14 @@ void Connection::StartWrite() {
     queue_.pop_front();
   }
   buffers.reserve(writing_.size());
+  if (tls_ != nullptr && writing_.size() > 1) {
+    // One TLS record per batch rather than one per frame.
+    std::string joined;
+    for (const auto& f : writing_) joined += f;
+    writing_.assign(1, std::move(joined));
+  }
   for (const auto& f : writing_) buffers.emplace_back(asio::buffer(f));
-  asio::async_write(socket_, buffers,
+  AsyncWrite(buffers,
                     asio::bind_executor(strand_, [self = shared_from_this()](
                                                      const boost::system::error_code& ec, size_t) {
                       self->write_in_progress_ = false;
@@ -195,7 +251,7 @@ void Connection::StartWrite() {
 
 void Connection::StartRead() {
   if (rbuf_.size() < rlen_ + kReadChunk) rbuf_.resize(rlen_ + kReadChunk);
-  socket_.async_read_some(
+  AsyncReadSome(
       asio::buffer(rbuf_.data() + rlen_, rbuf_.size() - rlen_),
       asio::bind_executor(strand_, [self = shared_from_this()](const boost::system::error_code& ec,
                                                                size_t n) { self->OnRead(ec, n); }));

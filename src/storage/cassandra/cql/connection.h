@@ -14,6 +14,8 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 
@@ -35,6 +37,11 @@ struct ConnectionOptions {
   // Consecutive client-side timeouts after which the connection is presumed
   // hung and closed (its stream ids cannot be reused until answered).
   int max_consecutive_timeouts = 16;
+  // Set: every connection is TLS, checked as `tls_verify` says against
+  // `tls_server_name` (empty: the host as written).
+  std::shared_ptr<boost::asio::ssl::context> tls_context;
+  TlsVerify tls_verify = TlsVerify::kFull;
+  std::string tls_server_name;
 };
 
 // A status for a request that never left the client (connection closed or
@@ -46,7 +53,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
  public:
   using Callback = std::function<void(absl::StatusOr<codec::Response>)>;
 
-  // TCP connect, STARTUP, SASL PLAIN authentication if the server asks, USE
+  // TCP connect, the TLS handshake when configured, STARTUP, SASL PLAIN authentication if the server asks, USE
   // keyspace. Blocks up to options.connect_timeout.
   static absl::StatusOr<std::shared_ptr<Connection>> Open(boost::asio::io_context& io,
                                                           const HostPort& host,
@@ -68,6 +75,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
  private:
   absl::Status Connect(absl::Duration timeout);
+  // After the TCP connect, on the strand: the TLS handshake if configured,
+  // then reading starts; `done` gets the outcome.
+  void StartSession(std::function<void(absl::Status)> done);
+  template <typename Buffers, typename Handler>
+  void AsyncWrite(const Buffers& buffers, Handler&& handler);
+  template <typename Buffers, typename Handler>
+  void AsyncReadSome(const Buffers& buffers, Handler&& handler);
   absl::Status Handshake(absl::Time deadline);
   void DoSend(std::string frame, Callback cb);
   void StartWrite();
@@ -82,6 +96,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   // Touched only on the strand (the I/O thread).
   boost::asio::ip::tcp::socket socket_;
+  // Over socket_ when TLS is on; declared after it, so destroyed first.
+  std::unique_ptr<boost::asio::ssl::stream<boost::asio::ip::tcp::socket&>> tls_;
   std::vector<Callback> slots_;  // by stream id
   std::vector<int16_t> free_streams_;
   std::deque<std::string> queue_;

@@ -34,6 +34,17 @@ inline ClientOptions Options() {
   return o;
 }
 
+// Where scripts/services.sh put the dev server's TLS files (ca.pem, and
+// client.pem/client.key signed by it): DTS_CASSANDRA_TLS_DIR, else
+// <DTS_SERVICES_DIR or $TMPDIR/dts-services>/cassandra-<port>/tls.
+inline std::string DevTlsDir() {
+  std::string dir = Env("DTS_CASSANDRA_TLS_DIR", "");
+  if (!dir.empty()) return dir;
+  const std::string root =
+      Env("DTS_SERVICES_DIR", absl::StrCat(Env("TMPDIR", "/tmp"), "/dts-services").c_str());
+  return absl::StrCat(root, "/cassandra-", Env("DTS_CASSANDRA_PORT", "9042"), "/tls");
+}
+
 // A keyspace name unique to this test and process.
 inline std::string KeyspaceFor(const char* test) {
   // Cassandra allows 48 characters.

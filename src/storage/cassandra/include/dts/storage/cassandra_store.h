@@ -26,6 +26,8 @@ struct CassandraConfig {
   // "SimpleStrategy" (replication factor 1), "SimpleStrategy:3", or
   // "NetworkTopologyStrategy:dc1=3,dc2=2".
   std::string replication = "SimpleStrategy:1";
+  // TLS to the nodes (CASSANDRA_TLS*); off by default.
+  cql::TlsOptions tls;
   absl::Duration connect_timeout = absl::Seconds(5);
   absl::Duration request_timeout = absl::Seconds(12);
 };

@@ -41,8 +41,37 @@ struct RetryPolicy {
   absl::Duration max_backoff = absl::Seconds(1);
 };
 
+// TLS to every node (Cassandra's client_encryption_options). Files are PEM.
+enum class TlsVerify {
+  kFull,  // the chain must lead to a trusted CA and name the host (SAN)
+  kCa,    // the chain must lead to a trusted CA; any name
+  kNone,  // no check at all: encryption without authentication of the node
+};
+
+struct TlsOptions {
+  bool enabled = false;
+  std::string ca_file;    // trusted CAs; empty: the system's default store
+  std::string cert_file;  // client certificate chain, for require_client_auth
+  std::string key_file;   // its private key (unencrypted)
+  // Name checked against the certificate and sent as SNI; empty: each
+  // host's own address as written in `hosts`.
+  std::string server_name;
+  TlsVerify verify = TlsVerify::kFull;
+};
+
+// "full", "ca" or "none" (CASSANDRA_TLS_VERIFY); INVALID_ARGUMENT otherwise.
+absl::StatusOr<TlsVerify> ParseTlsVerify(absl::string_view text);
+
+// What Client::Create checks of `tls` before connecting: every file reads
+// and parses, and the key matches the certificate. INVALID_ARGUMENT naming
+// the option (tls.ca_file, tls.cert_file, tls.key_file) and the file.
+absl::Status CheckTlsOptions(const TlsOptions& tls);
+
 struct ClientOptions {
   std::vector<HostPort> hosts;
+  // Off by default. INVALID_ARGUMENT from Create() when a file cannot be
+  // read or parsed, or the key does not match the certificate.
+  TlsOptions tls;
   // PasswordAuthenticator credentials (SASL PLAIN); empty: no authentication.
   std::string username;
   std::string password;

@@ -24,8 +24,9 @@ grpc::Status Call(Api* api, const AccessControl& access, absl::string_view full_
   const AccessRule* rule = FindGrpcRule(full_method);
   // Fail closed; access_test checks that every method has a rule.
   if (rule == nullptr) return grpc::Status(grpc::StatusCode::INTERNAL, "no access rule for this method");
-  std::string target = TargetOf(*request, nullptr);
-  const std::string peer = context->peer();
+  // The target and peer are for the audit log, which records only mutating calls.
+  std::string target = rule->mutating ? TargetOf(*request, nullptr) : std::string();
+  const std::string peer = rule->mutating ? context->peer() : std::string();
   CallInfo call{.transport = "grpc", .route = full_method, .target = target, .peer = peer};
   absl::StatusOr<Principal> caller = access.Admit(*rule, AuthorizationOf(context), call);
   if (!caller.ok()) {
@@ -39,7 +40,9 @@ grpc::Status Call(Api* api, const AccessControl& access, absl::string_view full_
     return ToGrpcStatus(s);
   }
   absl::StatusOr<Result> result = (api->*method)(*request);
-  if (std::string id = TargetOf(*request, result.ok() ? &*result : nullptr); !id.empty()) target = id;
+  if (rule->mutating) {
+    if (std::string id = TargetOf(*request, result.ok() ? &*result : nullptr); !id.empty()) target = id;
+  }
   call.target = target;
   access.Finish(*rule, *caller, call, result.status().code());
   if (!result.ok()) return ToGrpcStatus(result.status());

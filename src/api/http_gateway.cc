@@ -289,7 +289,10 @@ class Guard {
   }
   template <typename Result>
   Response Reply(const google::protobuf::Message& request, const absl::StatusOr<Result>& result) {
-    if (std::string id = TargetOf(request, result.ok() ? &*result : nullptr); !id.empty()) target_ = id;
+    // The target is for the audit log, which records only mutating calls.
+    if (rule_->mutating) {
+      if (std::string id = TargetOf(request, result.ok() ? &*result : nullptr); !id.empty()) target_ = id;
+    }
     if (!result.ok()) return Fail(result.status());
     return JsonResponse(*result);
   }

@@ -19,8 +19,18 @@ using google::protobuf::Reflection;
 
 void AppendString(std::string& out, absl::string_view s) {
   out += '"';
-  out += http::JsonEscape(s);
+  http::AppendJsonEscaped(&out, s);
   out += '"';
+}
+
+// `value` in exactly `width` decimal digits (0 <= value < 10^width).
+void AppendDigits(std::string& out, int64_t value, int width) {
+  char buf[20];
+  for (int i = width - 1; i >= 0; --i) {
+    buf[i] = static_cast<char>('0' + value % 10);
+    value /= 10;
+  }
+  out.append(buf, static_cast<size_t>(width));
 }
 
 void AppendDouble(std::string& out, double v) {
@@ -40,7 +50,25 @@ void AppendTimestamp(std::string& out, const Message& m) {
   const auto& ts = static_cast<const google::protobuf::Timestamp&>(m);
   const absl::Time t = absl::FromUnixSeconds(ts.seconds());
   out += '"';
-  out += absl::FormatTime("%Y-%m-%dT%H:%M:%S", t, absl::UTCTimeZone());
+  const absl::CivilSecond c = absl::ToCivilSecond(t, absl::UTCTimeZone());
+  if (c.year() < 0 || c.year() > 9999) {
+    // Outside protobuf's range (years 1-9999); printed the slow way.
+    out += absl::FormatTime("%Y-%m-%dT%H:%M:%S", t, absl::UTCTimeZone());
+  } else {
+    // What FormatTime("%Y-%m-%dT%H:%M:%S") prints, without parsing a format
+    // on every timestamp of every response.
+    AppendDigits(out, c.year(), 4);
+    out += '-';
+    AppendDigits(out, c.month(), 2);
+    out += '-';
+    AppendDigits(out, c.day(), 2);
+    out += 'T';
+    AppendDigits(out, c.hour(), 2);
+    out += ':';
+    AppendDigits(out, c.minute(), 2);
+    out += ':';
+    AppendDigits(out, c.second(), 2);
+  }
   int nanos = ts.nanos();
   if (nanos != 0) {
     int digits = 9;
@@ -51,10 +79,8 @@ void AppendTimestamp(std::string& out, const Message& m) {
       nanos /= 1000;
       digits = 6;
     }
-    std::string frac = std::to_string(nanos);
     out += '.';
-    out.append(static_cast<size_t>(digits) - frac.size(), '0');
-    out += frac;
+    AppendDigits(out, nanos, digits);
   }
   out += "Z\"";
 }
@@ -141,7 +167,7 @@ void AppendMap(std::string& out, const Message& m, const FieldDescriptor* f) {
 
 void AppendMessage(std::string& out, const Message& m) {
   const google::protobuf::Descriptor* d = m.GetDescriptor();
-  if (d->full_name() == "google.protobuf.Timestamp") {
+  if (d == google::protobuf::Timestamp::descriptor()) {
     AppendTimestamp(out, m);
     return;
   }
@@ -155,8 +181,10 @@ void AppendMessage(std::string& out, const Message& m) {
     if (!f->is_repeated() && f->has_presence() && !r->HasField(m, f)) continue;
     if (!first) out += ',';
     first = false;
-    AppendString(out, f->name());
-    out += ':';
+    // Proto field names are [a-z0-9_]: nothing to escape.
+    out += '"';
+    out += f->name();
+    out += "\":";
     if (f->is_map()) {
       AppendMap(out, m, f);
     } else if (f->is_repeated()) {

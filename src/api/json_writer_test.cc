@@ -86,6 +86,22 @@ TEST(JsonWriterTest, ListsMatchProtobuf) {
   ExpectSameAsProtobuf(v1::CreateJobResponse());
 }
 
+// The hand-rolled timestamp digits against protobuf's own RFC 3339 printing:
+// the range's ends, the epoch, a leap day, and each fraction width.
+TEST(JsonWriterTest, TimestampsMatchProtobuf) {
+  const int64_t seconds[] = {-62135596800, 0, 951782400, 1767225600, 253402300799};
+  const int32_t nanos[] = {0, 1, 1000, 1000000, 123456789, 999999999};
+  for (int64_t s : seconds) {
+    for (int32_t n : nanos) {
+      v1::JobResponse job;
+      job.mutable_created_at()->set_seconds(s);
+      job.mutable_created_at()->set_nanos(n);
+      SCOPED_TRACE(::testing::Message() << s << "s " << n << "ns");
+      ExpectSameAsProtobuf(job);
+    }
+  }
+}
+
 TEST(JsonWriterTest, DoublesRoundTrip) {
   v1::JobResponse job;
   for (double v : {0.1, 1.0 / 3.0, 1e-7, 123456789.125, 2.0}) {

@@ -67,20 +67,46 @@ void LocalWorker::Start(std::shared_ptr<const Job> job, Run run, const allocator
                         RunEnded ended) {
   // worker_id and the granted resources were set by Placement.
   const absl::Time now = clock_->Now();
-  *run.mutable_start_time() = ToProto(now);
   if (job->executor().kind_case() == v1::Executor::KIND_NOT_SET) {
-    RunOutcome outcome;
-    outcome.status = RunStatus::kCompleted;
-    outcome.start_time = outcome.end_time = now;
-    Finish(std::move(run), std::move(outcome), std::move(ended));
+    CompleteNoop(run, now);
+    recorder_->Record(std::move(run), Deliver(std::move(ended)));
     return;
   }
+  *run.mutable_start_time() = ToProto(now);
   run.set_status(std::string(RunStatusName(RunStatus::kRunning)));
   // A failure to record RUNNING does not stop the run: its outcome write follows.
   recorder_->Record(std::move(run), [this, job = std::move(job), grant, ended = std::move(ended)](
                                         absl::Status, const Run& running) mutable {
     Launch(*job, running, grant, std::move(ended));
   });
+}
+
+void LocalWorker::StartAll(std::vector<Assignment> batch) {
+  std::vector<scheduler::RunRecorder::Entry> done;
+  for (Assignment& a : batch) {
+    if (a.job->executor().kind_case() != v1::Executor::KIND_NOT_SET) {
+      Start(std::move(a.job), std::move(a.run), a.grant, std::move(a.ended));
+      continue;
+    }
+    // Each run's own instant: the batch's last run is stamped when it is
+    // reached, not when the batch began.
+    CompleteNoop(a.run, clock_->Now());
+    done.push_back({std::move(a.run), Deliver(std::move(a.ended))});
+  }
+  if (!done.empty()) recorder_->RecordAll(std::move(done));
+}
+
+void LocalWorker::CompleteNoop(Run& run, absl::Time now) {
+  RunOutcome outcome;
+  outcome.status = RunStatus::kCompleted;
+  outcome.start_time = outcome.end_time = now;
+  ApplyOutcome(outcome, run);
+}
+
+scheduler::RunRecorder::DurableCallback LocalWorker::Deliver(RunEnded ended) {
+  return [ended = std::move(ended)](absl::Status, const Run& recorded) mutable {
+    if (ended) std::move(ended)(recorded);
+  };
 }
 
 void LocalWorker::Launch(const Job& job, Run run, const allocator::Resources& grant,
@@ -148,10 +174,7 @@ void ApplyOutcome(const RunOutcome& outcome, Run& run) {
 
 void LocalWorker::Finish(Run run, RunOutcome outcome, RunEnded ended) {
   ApplyOutcome(outcome, run);
-  recorder_->Record(std::move(run),
-                    [ended = std::move(ended)](absl::Status, const Run& recorded) mutable {
-                      if (ended) std::move(ended)(recorded);
-                    });
+  recorder_->Record(std::move(run), Deliver(std::move(ended)));
 }
 
 }  // namespace dts::execution

@@ -58,6 +58,12 @@ void AppendControl(unsigned char c, std::string* out) {
 std::string JsonEscape(absl::string_view text) {
   std::string out;
   out.reserve(text.size() + 8);
+  AppendJsonEscaped(&out, text);
+  return out;
+}
+
+void AppendJsonEscaped(std::string* out_ptr, absl::string_view text) {
+  std::string& out = *out_ptr;
   size_t i = 0;
   while (i < text.size()) {
     // Copy the run of bytes that need nothing in one append.
@@ -82,7 +88,6 @@ std::string JsonEscape(absl::string_view text) {
       ++i;
     }
   }
-  return out;
 }
 
 Response JsonError(int http_status, int grpc_code, absl::string_view message) {

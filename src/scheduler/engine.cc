@@ -206,7 +206,7 @@ void Engine::DispatchStaged(absl::Time now) {
     }
   }
   if (!cancelled.empty()) (void)store_->UpdateRuns(cancelled);
-  for (Staged& staged : due) dispatcher_->Dispatch(std::move(staged.job), std::move(staged.run));
+  if (!due.empty()) dispatcher_->DispatchAll(std::move(due));
 }
 
 absl::StatusOr<int> Engine::FireDue() {
@@ -244,7 +244,7 @@ absl::StatusOr<int> Engine::FireDue() {
 absl::StatusOr<int> Engine::Commit(Plan& plan, absl::Time now) {
   absl::StatusOr<std::vector<bool>> stored = store_->RecordFires(plan.records);
 
-  std::vector<std::pair<std::shared_ptr<const Job>, Run>> dispatches;
+  std::vector<JobRun> dispatches;
   int recorded = 0;
   {
     absl::MutexLock lock(&mu_);
@@ -277,14 +277,14 @@ absl::StatusOr<int> Engine::Commit(Plan& plan, absl::Time now) {
         if (record.last_run > now) {
           Stage(state->job, std::move(record.run));
         } else {
-          dispatches.emplace_back(state->job, std::move(record.run));
+          dispatches.push_back(JobRun{state->job, std::move(record.run)});
         }
       }
     }
   }
   if (!stored.ok()) return stored.status();
   for (const RunId& run : plan.cancels) dispatcher_->Cancel(run);
-  for (auto& [job, run] : dispatches) dispatcher_->Dispatch(std::move(job), std::move(run));
+  if (!dispatches.empty()) dispatcher_->DispatchAll(std::move(dispatches));
   return recorded;
 }
 

@@ -82,6 +82,17 @@ void Placement::Dispatch(std::shared_ptr<const Job> job, Run run) {
   StartAll(starts);
 }
 
+void Placement::DispatchAll(std::vector<JobRun> runs) {
+  std::vector<Start> starts;
+  starts.reserve(runs.size());
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopped_) return;  // they stay PENDING in storage: recovered on restart
+    for (JobRun& r : runs) DispatchLocked(std::move(r.job), std::move(r.run), starts);
+  }
+  StartAll(starts);
+}
+
 void Placement::DispatchLocked(std::shared_ptr<const Job> job, Run run, std::vector<Start>& starts) {
   allocator::PlacementRequest request = RequestFor(*job, run);
   if (options_.fixed_workers && request.resources == allocator::Resources{} &&
@@ -244,15 +255,27 @@ Placement::Start Placement::PrepareStart(const allocator::Grant& grant,
 }
 
 void Placement::StartAll(std::vector<Start>& starts) {
+  // Consecutive starts on one worker go to it as one batch.
+  std::vector<scheduler::Worker::Assignment> batch;
+  scheduler::Worker* batch_worker = nullptr;
+  auto flush = [&] {
+    if (batch_worker != nullptr && !batch.empty()) batch_worker->StartAll(std::move(batch));
+    batch.clear();
+  };
   for (Start& start : starts) {
     if (start.worker == nullptr) {  // the allocator knows a worker we do not
       EndUnstarted(start.run, RunStatus::kFailed, "placed on an unknown worker", clock_->Now());
       recorder_->Record(std::move(start.run), [this](absl::Status, const Run& run) { Ended(run); });
       continue;
     }
-    start.worker->Start(std::move(start.job), std::move(start.run), start.grant,
-                        [this](const Run& run) { Ended(run); });
+    if (start.worker != batch_worker) {
+      flush();
+      batch_worker = start.worker;
+    }
+    batch.push_back({std::move(start.job), std::move(start.run), start.grant,
+                     [this](const Run& run) { Ended(run); }});
   }
+  flush();
 }
 
 void Placement::Ended(const Run& run) {

@@ -24,6 +24,22 @@ void RunRecorder::Record(Run run, DurableCallback on_durable) {
   Write(alone);
 }
 
+void RunRecorder::RecordAll(std::vector<Entry> entries) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (!stopped_) {
+      if (queue_.empty()) {
+        queue_.swap(entries);
+      } else {
+        queue_.insert(queue_.end(), std::make_move_iterator(entries.begin()),
+                      std::make_move_iterator(entries.end()));
+      }
+      return;
+    }
+  }
+  Write(entries);
+}
+
 void RunRecorder::Flush() {
   absl::MutexLock lock(&mu_);
   mu_.Await(absl::Condition(

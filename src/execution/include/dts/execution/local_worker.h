@@ -26,6 +26,9 @@ class LocalWorker final : public scheduler::Worker {
   const WorkerId& id() const override { return id_; }
   void Start(std::shared_ptr<const Job> job, Run run, const allocator::Resources& grant,
              RunEnded ended) override;
+  // Runs without an executor are completed with one recorder hand-off for
+  // the whole batch; the others start as in Start().
+  void StartAll(std::vector<Assignment> batch) override;
   void Cancel(const RunId& run) override;
   v1::Enforcement enforcement() const override;
 
@@ -33,6 +36,10 @@ class LocalWorker final : public scheduler::Worker {
   // Starts the work once RUNNING is stored.
   void Launch(const Job& job, Run run, const allocator::Resources& grant, RunEnded ended);
   void Finish(Run run, RunOutcome outcome, RunEnded ended);
+  // A run without an executor, started and ended at `now`.
+  static void CompleteNoop(Run& run, absl::Time now);
+  // The recorder callback that hands the stored record to `ended`.
+  static scheduler::RunRecorder::DurableCallback Deliver(RunEnded ended);
 
   const WorkerId id_;
   Executor* const executor_;

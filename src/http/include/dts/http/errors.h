@@ -12,6 +12,8 @@ namespace dts::http {
 // Escapes quote, backslash and control characters; bytes that are not valid
 // UTF-8 become U+FFFD, so the result is always valid JSON text.
 std::string JsonEscape(absl::string_view text);
+// JsonEscape(text) appended to `out`, without a string of its own.
+void AppendJsonEscaped(std::string* out, absl::string_view text);
 
 // The error body of the API, in grpc-gateway's shape:
 //   {"code":<grpc code>,"message":"...","details":[]}

@@ -2,11 +2,18 @@
 
 #include <functional>
 #include <memory>
+#include <vector>
 
 #include "dts/model/ids.h"
 #include "dts/model/job.h"
 
 namespace dts::scheduler {
+
+// A run with the job definition it was made from.
+struct JobRun {
+  std::shared_ptr<const Job> job;
+  Run run;
+};
 
 // Where the runs the engine records go to be executed. Implementations report
 // the end of each dispatched run (Engine::RunFinished). Thread-safe.
@@ -16,6 +23,12 @@ class RunDispatcher {
   // `job` is the definition the run was made from; it is shared, never
   // changed, and may be kept for as long as the run waits or runs.
   virtual void Dispatch(std::shared_ptr<const Job> job, Run run) = 0;
+  // The runs of one instant, in order, as if dispatched one by one: lets an
+  // implementation take its locks once per batch, so that the last run of a
+  // second's worth starts soon after the first. Default: one by one.
+  virtual void DispatchAll(std::vector<JobRun> runs) {
+    for (JobRun& r : runs) Dispatch(std::move(r.job), std::move(r.run));
+  }
   virtual void Cancel(const RunId& run) = 0;
 
   // The distributed mode, where the engine owns some shards' jobs at a time.

@@ -142,10 +142,7 @@ class Engine final : public JobEvents {
     absl::Time due;  // the index entry this came from, to restore on failure
   };
   // A run recorded ahead of its instant, waiting in memory to be dispatched.
-  struct Staged {
-    std::shared_ptr<const Job> job;
-    Run run;
-  };
+  using Staged = JobRun;
   // A batch of fires; records go to storage as they are, and their runs are
   // then moved, not copied, into the dispatches.
   struct Plan {

@@ -70,6 +70,8 @@ class Placement final : public RunDispatcher, public ClusterView {
 
   // RunDispatcher
   void Dispatch(std::shared_ptr<const Job> job, Run run) override;
+  // One lock for the batch, and one StartAll per worker.
+  void DispatchAll(std::vector<JobRun> runs) override;
   void Cancel(const RunId& run) override;
   void Restore(std::shared_ptr<const Job> job, Run run) override;
   void Forget(const std::function<bool(const JobId&)>& owned_elsewhere) override;

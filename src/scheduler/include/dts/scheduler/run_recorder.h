@@ -36,6 +36,12 @@ class RunRecorder {
   RunRecorder& operator=(const RunRecorder&) = delete;
 
   void Record(Run run, DurableCallback on_durable = nullptr);
+  struct Entry {
+    Run run;
+    DurableCallback on_durable;
+  };
+  // Record() of each, in order, with one hand-off to the writing thread.
+  void RecordAll(std::vector<Entry> entries);
   // Writes everything recorded so far (their callbacks run) and returns.
   void Flush();
   // Flushes, then stops the thread. Later Record()s are written at once on
@@ -43,10 +49,6 @@ class RunRecorder {
   void Stop();
 
  private:
-  struct Entry {
-    Run run;
-    DurableCallback on_durable;
-  };
 
   void Loop();
   // Writes one batch and runs its callbacks.

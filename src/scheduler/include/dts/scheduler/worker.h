@@ -1,6 +1,7 @@
 #pragma once
 
 #include <memory>
+#include <vector>
 
 #include "absl/functional/any_invocable.h"
 #include "dts/allocator/allocator.h"
@@ -25,6 +26,18 @@ class Worker {
   // lock: callers must not hold a lock that `ended` needs.
   virtual void Start(std::shared_ptr<const Job> job, Run run, const allocator::Resources& grant,
                      RunEnded ended) = 0;
+  // One run for StartAll().
+  struct Assignment {
+    std::shared_ptr<const Job> job;
+    Run run;
+    allocator::Resources grant;
+    RunEnded ended;
+  };
+  // Starts each, in order, as Start() would: a worker may take a batch with
+  // less bookkeeping per run. Default: one by one.
+  virtual void StartAll(std::vector<Assignment> batch) {
+    for (Assignment& a : batch) Start(std::move(a.job), std::move(a.run), a.grant, std::move(a.ended));
+  }
   // Stops a run started here; it still ends through its `ended`.
   virtual void Cancel(const RunId& run) = 0;
   // A run already RUNNING here, which this process did not start (the

@@ -208,6 +208,28 @@ TEST_F(PlacementTest, RedeliveredDispatchNeverStartsARunTwice) {
   EXPECT_THAT(worker_.started(), ElementsAre(IdOf(1), IdOf(2)));
 }
 
+TEST_F(PlacementTest, BatchStartsInOrderQueuesWhatDoesNotFitAndIgnoresARedelivery) {
+  std::vector<JobRun> batch;
+  for (int i = 1; i <= 3; ++i) {
+    dts::Run run;
+    run.set_id(IdOf(i));
+    run.set_job_id(IdOf(0));
+    run.set_status("PENDING");
+    *run.mutable_scheduled_time() = ToProto(kStart);
+    ASSERT_TRUE(store_->CreateRun(run).ok());
+    batch.push_back({JobWith(800), run});
+  }
+  std::vector<JobRun> again = batch;
+  placement_->DispatchAll(std::move(batch));
+  // 2000m of cpu: two 800m runs fit, the third waits.
+  EXPECT_THAT(worker_.started(), ElementsAre(IdOf(1), IdOf(2)));
+  EXPECT_EQ(Stored(3).status(), "QUEUED");
+  placement_->DispatchAll(std::move(again));  // redelivered: nothing starts twice
+  EXPECT_THAT(worker_.started(), ElementsAre(IdOf(1), IdOf(2)));
+  worker_.End(IdOf(1), RunStatus::kCompleted);
+  EXPECT_THAT(worker_.started(), ElementsAre(IdOf(1), IdOf(2), IdOf(3)));
+}
+
 TEST_F(PlacementTest, CancelOfAQueuedRunEndsItWithoutStartingIt) {
   Dispatch(1, JobWith(2000));
   Dispatch(2, JobWith(1000));

@@ -59,6 +59,27 @@ TEST_F(RunRecorderTest, WritesEveryUpdateInOrder) {
   for (int i = 0; i < kRuns; ++i) EXPECT_EQ(StatusOf(i), "COMPLETED") << i;
 }
 
+TEST_F(RunRecorderTest, RecordAllKeepsOrderWithRecordAndCallsEachCallbackOnce) {
+  constexpr int kRuns = 300;
+  for (int i = 0; i < kRuns; ++i) ASSERT_TRUE(store_->CreateRun(MakeRun(i, RunStatus::kPending)).ok());
+  RunRecorder recorder(store_.get(), /*max_batch=*/64);
+  std::atomic<int> calls{0};
+  std::vector<RunRecorder::Entry> batch;
+  for (int i = 0; i < kRuns; ++i) {
+    recorder.Record(MakeRun(i, RunStatus::kRunning));
+    batch.push_back({MakeRun(i, RunStatus::kCompleted), [&calls, this, i](absl::Status s, const dts::Run& run) {
+                       EXPECT_TRUE(s.ok()) << s;
+                       EXPECT_EQ(run.id(), IdOf(i));
+                       EXPECT_EQ(StatusOf(i), "COMPLETED");  // durable before the callback
+                       ++calls;
+                     }});
+  }
+  recorder.RecordAll(std::move(batch));
+  recorder.Flush();
+  EXPECT_EQ(calls.load(), kRuns);
+  for (int i = 0; i < kRuns; ++i) EXPECT_EQ(StatusOf(i), "COMPLETED") << i;
+}
+
 TEST_F(RunRecorderTest, CallbackRunsOnlyOnceTheUpdateIsStored) {
   ASSERT_TRUE(store_->CreateRun(MakeRun(1, RunStatus::kPending)).ok());
   RunRecorder recorder(store_.get());

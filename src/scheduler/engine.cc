@@ -59,6 +59,7 @@ void Engine::Index(const Job& job) {
     slot_by_job_[JobId(job.id())] = slot;
   }
   state->job = std::make_shared<const Job>(job);
+  state->fires = Fires(job);
   state->misfire = ParseMisfirePolicy(job.misfire_policy()).value_or(MisfirePolicy::kRunOnce);
   state->overlap = ParseOverlapPolicy(job.overlap_policy()).value_or(OverlapPolicy::kAllow);
   state->ahead = options_.lookahead > absl::ZeroDuration() &&
@@ -73,7 +74,7 @@ void Engine::Index(const Job& job) {
     if (schedule.ok()) state->schedule = *schedule;
   }
   std::optional<absl::Time> due;
-  if (Fires(job) && state->schedule) {
+  if (state->fires && state->schedule) {
     due = job.has_next_run() ? FromProto(job.next_run())
                              : state->schedule->Next(clock_->Now(), state->anchor);
   }
@@ -175,32 +176,53 @@ absl::Time Engine::DueOf(const JobState& state, int64_t key) const {
   return state.ahead ? at + options_.lookahead : at;
 }
 
-void Engine::Stage(std::shared_ptr<const Job> job, Run run) {
+void Engine::Stage(const JobState& state, Run run) {
   const absl::Time at = FromProto(run.scheduled_time());
-  staged_[at].push_back(Staged{std::move(job), std::move(run)});
+  StagedAt& staged = staged_[at];
+  staged.runs.push_back(JobRun{state.job, std::move(run)});
+  staged.slots.push_back(state.slot);
+}
+
+Engine::JobState* Engine::StateInSlot(uint32_t slot, absl::string_view job_id) {
+  JobState* state = slot < jobs_.size() ? jobs_[slot].get() : nullptr;
+  return state != nullptr && state->job->id() == job_id ? state : nullptr;
 }
 
 void Engine::DispatchStaged(absl::Time now) {
-  std::vector<Staged> due;
+  std::vector<JobRun> due;
   std::vector<Run> cancelled;
   {
     absl::MutexLock lock(&mu_);
     while (!staged_.empty() && staged_.begin()->first <= now) {
-      for (Staged& staged : staged_.begin()->second) {
-        JobState* state = StateOf(JobId(staged.run.job_id()));
+      StagedAt& at = staged_.begin()->second;
+      // The common case, every job still firing, hands the whole instant
+      // over without touching a run: the last run of a busy second then
+      // starts about as soon as the first.
+      bool all_fire = true;
+      for (size_t i = 0; i < at.runs.size() && all_fire; ++i) {
+        const JobState* state = StateInSlot(at.slots[i], at.runs[i].run.job_id());
+        all_fire = state != nullptr && state->fires;
+      }
+      if (all_fire && due.empty()) {
+        due.swap(at.runs);
+        staged_.erase(staged_.begin());
+        continue;
+      }
+      for (size_t i = 0; i < at.runs.size(); ++i) {
+        Run& run = at.runs[i].run;
+        JobState* state = StateInSlot(at.slots[i], run.job_id());
         if (state == nullptr) continue;  // deleted, and its runs with it
-        if (Fires(*state->job)) {
-          due.push_back(std::move(staged));
+        if (state->fires) {
+          due.push_back(std::move(at.runs[i]));
           continue;
         }
         // Paused (or cancelled) after its run was recorded ahead: it must
         // not fire, and the record says why it did not.
-        std::erase(state->active, RunId(staged.run.id()));
-        staged.run.set_status(std::string(RunStatusName(RunStatus::kCancelled)));
-        staged.run.set_error(absl::StrCat("the job became ", state->job->status(),
-                                          " before this fire was due"));
-        *staged.run.mutable_end_time() = ToProto(now);
-        cancelled.push_back(std::move(staged.run));
+        std::erase(state->active, RunId(run.id()));
+        run.set_status(std::string(RunStatusName(RunStatus::kCancelled)));
+        run.set_error(absl::StrCat("the job became ", state->job->status(), " before this fire was due"));
+        *run.mutable_end_time() = ToProto(now);
+        cancelled.push_back(std::move(run));
       }
       staged_.erase(staged_.begin());
     }
@@ -267,6 +289,7 @@ absl::StatusOr<int> Engine::Commit(Plan& plan, absl::Time now) {
           auto updated = std::make_shared<Job>(*state->job);
           updated->set_status(*record.job_status);
           state->job = std::move(updated);
+          state->fires = Fires(*state->job);
         }
       }
       if (!(*stored)[i]) continue;  // recorded before (recovery, or a zombie): never twice
@@ -275,7 +298,7 @@ absl::StatusOr<int> Engine::Commit(Plan& plan, absl::Time now) {
       if (meta.dispatch) {
         state->active.push_back(RunId(record.run.id()));
         if (record.last_run > now) {
-          Stage(state->job, std::move(record.run));
+          Stage(*state, std::move(record.run));
         } else {
           dispatches.push_back(JobRun{state->job, std::move(record.run)});
         }
@@ -325,8 +348,14 @@ void Engine::Drop(const std::function<bool(const JobId&)>& drop) {
     }
     for (const JobId& id : dropped) Unindex(id);
     for (auto it = staged_.begin(); it != staged_.end();) {
-      std::erase_if(it->second, [&](const Staged& s) { return drop(JobId(s.run.job_id())); });
-      it = it->second.empty() ? staged_.erase(it) : std::next(it);
+      StagedAt kept;
+      for (size_t i = 0; i < it->second.runs.size(); ++i) {
+        if (drop(JobId(it->second.runs[i].run.job_id()))) continue;
+        kept.runs.push_back(std::move(it->second.runs[i]));
+        kept.slots.push_back(it->second.slots[i]);
+      }
+      it->second = std::move(kept);
+      it = it->second.runs.empty() ? staged_.erase(it) : std::next(it);
     }
     for (auto it = retries_.begin(); it != retries_.end();) {
       if (!drop(JobId(it->second.job_id()))) {
@@ -394,7 +423,7 @@ absl::Status Engine::RecoverRuns(const std::function<bool(const JobId&)>& owns) 
           JobState* state = StateOf(JobId(job->id()));
           if (state == nullptr) continue;
           state->active.push_back(RunId(run.id()));
-          Stage(state->job, std::move(run));
+          Stage(*state, std::move(run));
           continue;
         }
         RunCreated(*job, run);  // recorded but never started: start it now

@@ -618,6 +618,31 @@ TEST_F(EngineLookaheadTest, JobPausedBeforeItsInstantDoesNotFire) {
   EXPECT_THAT(runs[0].error(), ::testing::HasSubstr("PAUSED"));
 }
 
+// One instant's staged runs, one job paused and one deleted meanwhile: only
+// the third job's run starts; the paused one is recorded CANCELLED.
+TEST_F(EngineLookaheadTest, InstantWithAPausedAndADeletedJobStartsOnlyTheOthers) {
+  constexpr char kJob3[] = "8314b56d-db9e-4989-ba7b-202110a5a458";
+  Job paused = AddJob(kJob, "* * * * *");
+  AddJob(kJob2, "* * * * *");
+  AddJob(kJob3, "* * * * *");
+  clock_.Set(Rfc("2026-01-01T00:00:59.500Z"));
+  EXPECT_EQ(Fire(), 3);
+  paused.set_status("PAUSED");
+  paused.clear_next_run();
+  ASSERT_TRUE(store_->UpdateJob(paused).ok());
+  engine_->JobChanged(paused);
+  engine_->JobDeleted(JobId(kJob2), /*cancel_running=*/false);
+  clock_.Set(Rfc("2026-01-01T00:01:00Z"));
+  EXPECT_EQ(Fire(), 0);
+  ASSERT_EQ(dispatcher_->dispatched().size(), 1u);
+  EXPECT_EQ(dispatcher_->dispatched()[0].job_id(), kJob3);
+  std::vector<dts::Run> runs = RunsOf(kJob);
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(runs[0].status(), "CANCELLED");
+  EXPECT_EQ(Fire(), 0);
+  EXPECT_EQ(dispatcher_->dispatched().size(), 1u);  // once
+}
+
 TEST_F(EngineLookaheadTest, RunRecordedAheadSurvivesARestartAndStartsOnceAtItsInstant) {
   AddJob(kJob, "* * * * *");
   clock_.Set(Rfc("2026-01-01T00:00:59.500Z"));

@@ -37,6 +37,13 @@ allocator::PlacementRequest RequestFor(const Job& job, const Run& run) {
   return request;
 }
 
+// What RequestFor(job, ...) asks for is nothing at all, anywhere.
+bool HoldsNothing(const Job& job) {
+  if (!job.constraints().empty()) return false;
+  return job.executor().kind_case() == v1::Executor::KIND_NOT_SET ||
+         allocator::ResourcesFromProto(job.resources()) == allocator::Resources{};
+}
+
 // The end of a run that never reached a worker.
 void EndUnstarted(Run& run, RunStatus status, absl::string_view error, absl::Time now) {
   run.set_status(std::string(RunStatusName(status)));
@@ -94,17 +101,21 @@ void Placement::DispatchAll(std::vector<JobRun> runs) {
 }
 
 void Placement::DispatchLocked(std::shared_ptr<const Job> job, Run run, std::vector<Start>& starts) {
-  allocator::PlacementRequest request = RequestFor(*job, run);
-  if (options_.fixed_workers && request.resources == allocator::Resources{} &&
-      request.constraints.empty() && !workers_.empty()) {
+  if (options_.fixed_workers && !workers_.empty() && HoldsNothing(*job)) {
     // Holds nothing and may go anywhere (fixed workers never go down): no
-    // bookkeeping to do, which keeps a second's worth of timer runs cheap to
-    // hand out.
-    if (placed_.contains(request.run_id)) return;  // redelivered: never twice
-    const allocator::Grant grant{request.run_id, request.job_id, workers_.begin()->first, {}};
-    starts.push_back(PrepareStart(grant, std::move(job), std::move(run)));
+    // allocator to ask, and as little as possible to copy, which keeps a
+    // second's worth of timer runs cheap to hand out.
+    const auto& [worker_id, worker] = *workers_.begin();
+    if (!placed_.try_emplace(RunId(run.id()), Placed{worker, JobId(job->id())}).second) {
+      return;  // redelivered: never twice
+    }
+    run.set_worker_id(worker_id.value());
+    run.mutable_resources()->Clear();  // granted nothing
+    run.clear_queue_reason();
+    starts.push_back(Start{worker, std::move(job), std::move(run), {}});
     return;
   }
+  allocator::PlacementRequest request = RequestFor(*job, run);
   absl::StatusOr<std::optional<allocator::Grant>> grant = allocator_->Submit(std::move(request));
   if (!grant.ok()) {
     // ALREADY_EXISTS: this run is queued or placed already (a redelivered

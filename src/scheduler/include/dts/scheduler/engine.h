@@ -132,6 +132,9 @@ class Engine final : public JobEvents {
     // Changes whenever the job is re-indexed, so a batch being recorded can
     // tell that its plan for the job is stale. Unique across slots.
     uint64_t generation = 0;
+    // Fires(*job), kept with `job` so a second's worth of staged runs is
+    // checked without parsing each job's status.
+    bool fires = false;
     std::vector<RunId> active;  // dispatched, not finished
   };
   // What Commit needs besides the record, one per record of a Plan.
@@ -141,8 +144,12 @@ class Engine final : public JobEvents {
     bool dispatch;
     absl::Time due;  // the index entry this came from, to restore on failure
   };
-  // A run recorded ahead of its instant, waiting in memory to be dispatched.
-  using Staged = JobRun;
+  // The runs recorded ahead for one instant, waiting in memory to be
+  // dispatched, with the slot of each one's job (runs[i] is of slots[i]).
+  struct StagedAt {
+    std::vector<JobRun> runs;
+    std::vector<uint32_t> slots;
+  };
   // A batch of fires; records go to storage as they are, and their runs are
   // then moved, not copied, into the dispatches.
   struct Plan {
@@ -166,7 +173,9 @@ class Engine final : public JobEvents {
   // Hands the staged runs due by `now` to the dispatcher; the ones whose job
   // stopped firing meanwhile end CANCELLED instead.
   void DispatchStaged(absl::Time now);
-  void Stage(std::shared_ptr<const Job> job, Run run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Stage(const JobState& state, Run run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The state in `slot` if it still holds the job `job_id` (slots are reused).
+  JobState* StateInSlot(uint32_t slot, absl::string_view job_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   JobState* StateOf(const JobId& id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Run NewRun(const JobState& state, absl::Time scheduled, RunStatus status, Trigger trigger,
              absl::Time now) const;
@@ -193,7 +202,7 @@ class Engine final : public JobEvents {
   // Ids in retries_, so an attempt is never queued (and started) twice.
   absl::flat_hash_set<std::string> retry_ids_ ABSL_GUARDED_BY(mu_);
   // Runs recorded ahead, by scheduled time.
-  std::map<absl::Time, std::vector<Staged>> staged_ ABSL_GUARDED_BY(mu_);
+  std::map<absl::Time, StagedAt> staged_ ABSL_GUARDED_BY(mu_);
   absl::BitGen bitgen_ ABSL_GUARDED_BY(mu_);
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   absl::Time fired_through_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();

@@ -44,6 +44,13 @@ bool HoldsNothing(const Job& job) {
          allocator::ResourcesFromProto(job.resources()) == allocator::Resources{};
 }
 
+// What a run placed on `worker` with `granted` says of it.
+void MarkPlaced(Run& run, const WorkerId& worker, const allocator::Resources& granted) {
+  run.set_worker_id(worker.value());
+  *run.mutable_resources() = ResourcesProto(granted);
+  run.clear_queue_reason();
+}
+
 // The end of a run that never reached a worker.
 void EndUnstarted(Run& run, RunStatus status, absl::string_view error, absl::Time now) {
   run.set_status(std::string(RunStatusName(status)));
@@ -109,9 +116,7 @@ void Placement::DispatchLocked(std::shared_ptr<const Job> job, Run run, std::vec
     if (!placed_.try_emplace(RunId(run.id()), Placed{worker, JobId(job->id())}).second) {
       return;  // redelivered: never twice
     }
-    run.set_worker_id(worker_id.value());
-    run.mutable_resources()->Clear();  // granted nothing
-    run.clear_queue_reason();
+    MarkPlaced(run, worker_id, {});
     starts.push_back(Start{worker, std::move(job), std::move(run), {}});
     return;
   }
@@ -258,9 +263,7 @@ Placement::Start Placement::PrepareStart(const allocator::Grant& grant,
                                          std::shared_ptr<const Job> job, Run run) {
   auto worker = workers_.find(grant.worker_id);
   scheduler::Worker* target = worker == workers_.end() ? nullptr : worker->second;
-  run.set_worker_id(grant.worker_id.value());
-  *run.mutable_resources() = ResourcesProto(grant.resources);
-  run.clear_queue_reason();
+  MarkPlaced(run, grant.worker_id, grant.resources);
   if (target != nullptr) placed_[grant.run_id] = Placed{target, grant.job_id};
   return Start{target, std::move(job), std::move(run), grant.resources};
 }

@@ -27,6 +27,12 @@ class TlsOptionsTest : public ::testing::Test {
     tls.key_file = files_.Path("client.key");
     return tls;
   }
+  // CheckTlsOptions(tls), which must refuse it as INVALID_ARGUMENT.
+  static absl::Status Refused(const TlsOptions& tls) {
+    absl::Status s = CheckTlsOptions(tls);
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+    return s;
+  }
   testing::TlsFiles files_;
 };
 
@@ -41,42 +47,32 @@ TEST_F(TlsOptionsTest, AcceptsACaAndAMatchingClientPair) {
 TEST_F(TlsOptionsTest, MissingCaFileIsNamed) {
   TlsOptions tls = Valid();
   tls.ca_file = files_.Path("nope.pem");
-  absl::Status s = CheckTlsOptions(tls);
-  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(s.message(), AllOf(HasSubstr("tls.ca_file"), HasSubstr("nope.pem"), HasSubstr("cannot read")));
+  EXPECT_THAT(Refused(tls).message(), AllOf(HasSubstr("tls.ca_file"), HasSubstr("nope.pem"), HasSubstr("cannot read")));
 }
 
 TEST_F(TlsOptionsTest, CaFileThatIsNotPemIsNamed) {
   files_.Write("junk.pem", "not a certificate\n");
   TlsOptions tls = Valid();
   tls.ca_file = files_.Path("junk.pem");
-  absl::Status s = CheckTlsOptions(tls);
-  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(s.message(), AllOf(HasSubstr("tls.ca_file"), HasSubstr("junk.pem")));
+  EXPECT_THAT(Refused(tls).message(), AllOf(HasSubstr("tls.ca_file"), HasSubstr("junk.pem")));
 }
 
 TEST_F(TlsOptionsTest, CertificateWithoutKeyIsRefused) {
   TlsOptions tls = Valid();
   tls.key_file.clear();
-  absl::Status s = CheckTlsOptions(tls);
-  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(s.message(), HasSubstr("tls.key_file"));
+  EXPECT_THAT(Refused(tls).message(), HasSubstr("tls.key_file"));
 }
 
 TEST_F(TlsOptionsTest, KeyOfAnotherCertificateIsRefused) {
   TlsOptions tls = Valid();
   tls.key_file = files_.Path("other.key");
-  absl::Status s = CheckTlsOptions(tls);
-  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(s.message(), AllOf(HasSubstr("does not belong"), HasSubstr("other.key")));
+  EXPECT_THAT(Refused(tls).message(), AllOf(HasSubstr("does not belong"), HasSubstr("other.key")));
 }
 
 TEST_F(TlsOptionsTest, CertificateFileThatIsAKeyIsRefused) {
   TlsOptions tls = Valid();
   tls.cert_file = files_.Path("client.key");
-  absl::Status s = CheckTlsOptions(tls);
-  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(s.message(), HasSubstr("tls.cert_file"));
+  EXPECT_THAT(Refused(tls).message(), HasSubstr("tls.cert_file"));
 }
 
 TEST(TlsVerifyTest, ParsesTheThreeModesInAnyCase) {

@@ -406,6 +406,16 @@ def seconds(ts):
     return s
 
 
+def seconds_period(cron):
+    """The period in seconds of a `* * * * * *` or `*/N * * * * *` schedule
+    (N dividing 60, so its fire times are the epoch multiples of N)."""
+    field, *rest = cron.split()
+    assert rest == ["*"] * 5, f"not an every-N-seconds schedule: {cron!r}"
+    period = 1 if field == "*" else int(field.removeprefix("*/"))
+    assert field in ("*", f"*/{period}") and 60 % period == 0, f"unsupported seconds field: {cron!r}"
+    return period
+
+
 def parse_time_or(value, default=0.0):
     """An RFC 3339 timestamp as epoch seconds, `default` when absent."""
     if not value:
@@ -491,7 +501,7 @@ def check_runs(job, runs, ledger, first, misfire="RUN_ALL", max_retries=0, up_to
     - run ids are unique; per scheduled time, attempts are 1..k with no
       doubles, exactly one run COMPLETED (the last attempt) and every
       earlier attempt FAILED or TIMED_OUT, k <= max_retries + 1;
-    - no scheduled time before `first` (the job's first next_run); with
+    - no scheduled time before `first` (the job's first fire after creation); with
       RUN_ALL every fire time (every `period` seconds) from `first` to the
       latest has its run; with RUN_ONCE every gap of missed times is folded
       into the CATCH_UP run right after it (missed_count covers the gap);

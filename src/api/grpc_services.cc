@@ -1,11 +1,29 @@
 #include "dts/api/grpc_services.h"
 
+#include <chrono>
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "dts/http/router.h"
+#include "dts/metrics/metrics.h"
 
 namespace dts::api {
 namespace {
+
+// One method's series of dts_api_request_duration_seconds, by code.
+class GrpcLatency {
+ public:
+  explicit GrpcLatency(std::string method)
+      : cache_(&http::ApiRequestLatency(), {"grpc", std::move(method)}) {}
+  void Record(grpc::StatusCode code, std::chrono::steady_clock::time_point start) {
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    cache_.For(code, absl::StatusCodeToString(static_cast<absl::StatusCode>(code))).Observe(seconds);
+  }
+
+ private:
+  metrics::CodeCache<17> cache_;  // gRPC has 17 codes
+};
 
 std::string AuthorizationOf(grpc::ServerContext* context) {
   const auto& metadata = context->client_metadata();
@@ -60,7 +78,12 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
 // Service is the proto service's name, also of the access rule.
 #define DTS_GRPC_METHOD(Service, Api, Method, Request, Response)                                \
   grpc::Status Grpc##Service::Method(grpc::ServerContext* c, const Request* r, Response* out) { \
-    return Call(api_, *access_, "dts.v1." #Service "/" #Method, c, r, out, &Api::Method);       \
+    static GrpcLatency latency("/dts.v1." #Service "/" #Method);                                \
+    const auto start = std::chrono::steady_clock::now();                                        \
+    grpc::Status status =                                                                       \
+        Call(api_, *access_, "dts.v1." #Service "/" #Method, c, r, out, &Api::Method);          \
+    latency.Record(status.error_code(), start);                                                 \
+    return status;                                                                              \
   }
 
 DTS_GRPC_METHOD(JobService, JobApi, CreateJob, v1::CreateJobRequest, v1::CreateJobResponse)

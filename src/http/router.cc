@@ -1,5 +1,7 @@
 #include "dts/http/router.h"
 
+#include <chrono>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -11,13 +13,35 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "dts/http/errors.h"
+#include "dts/metrics/metrics.h"
 
 namespace dts::http {
+
+metrics::Family<metrics::Histogram>& ApiRequestLatency() {
+  static metrics::Family<metrics::Histogram>& family = metrics::DefaultRegistry().AddHistogram(
+      "dts_api_request_duration_seconds",
+      "API request latency by protocol, route (method and pattern, or gRPC method) and code.",
+      {"protocol", "route", "code"});
+  return family;
+}
+
+// HTTP statuses are below 600.
+struct Router::RouteLatency {
+  explicit RouteLatency(std::string route) : cache(&ApiRequestLatency(), {"http", std::move(route)}) {}
+  metrics::CodeCache<600> cache;
+  void Record(int status, std::chrono::steady_clock::time_point start) {
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    cache.For(status, absl::StrCat(status)).Observe(seconds);
+  }
+};
 
 struct Router::Route {
   std::string method;
   std::vector<std::string> param_names;  // one per {param} segment, in order
   Handler handler;
+  // dts_api_request_duration_seconds{protocol="http",route="<method> <pattern>",code}
+  std::unique_ptr<RouteLatency> latency;
 };
 
 // A trie over path segments. Parameter names live in the Route, not the node,
@@ -89,7 +113,8 @@ void Router::Add(absl::string_view method, absl::string_view pattern, Handler ha
   if (!handler) return fail("empty handler");
   if (pattern.empty() || pattern.front() != '/') return fail("pattern must start with '/'");
 
-  Route route{std::string(method), {}, std::move(handler)};
+  Route route{std::string(method), {}, std::move(handler),
+              std::make_unique<RouteLatency>(absl::StrCat(method, " ", pattern))};
   Node* node = root_.get();
   for (absl::string_view segment : SplitPath(pattern)) {
     if (absl::Status s = CheckSegment(segment, &route.param_names); !s.ok()) {
@@ -151,6 +176,7 @@ std::string AllowHeader(const std::vector<Route>& routes) {
 }  // namespace
 
 Response Router::Dispatch(const Request& request) const {
+  const auto start = std::chrono::steady_clock::now();
   const Segments segments = SplitPath(request.path);
   Segments values;
   const Node* node = Match<Node>(
@@ -163,20 +189,28 @@ Response Router::Dispatch(const Request& request) const {
     for (size_t i = 0; i < values.size(); ++i) {
       params.emplace(route.param_names[i], std::string(values[i]));
     }
-    return route.handler(request, params);
+    Response response = route.handler(request, params);
+    route.latency->Record(response.status, start);
+    return response;
   }
 
   values.clear();
   node = Match<Node>(
       *root_, segments, 0, [](const Node& n) { return !n.routes.empty(); }, &values);
+  // Paths nobody routes share one series, so that scanners cannot make
+  // a series per path.
+  static RouteLatency unmatched("unmatched");
   if (node == nullptr) {
-    return JsonError(404, static_cast<int>(absl::StatusCode::kNotFound),
-                     absl::StrCat("no route for ", request.path));
+    Response response = JsonError(404, static_cast<int>(absl::StatusCode::kNotFound),
+                                  absl::StrCat("no route for ", request.path));
+    unmatched.Record(response.status, start);
+    return response;
   }
   Response response =
       JsonError(405, static_cast<int>(absl::StatusCode::kUnimplemented),
                 absl::StrCat("method ", request.method, " is not allowed for ", request.path));
   response.headers.emplace_back("Allow", AllowHeader(node->routes));
+  unmatched.Record(response.status, start);
   return response;
 }
 

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "dts/model/time_convert.h"
 #include "dts/scheduler/run_id.h"
+#include "dts/storage/shard.h"
 
 namespace dts::scheduler {
 namespace {
@@ -27,11 +28,44 @@ bool Fires(const Job& job) {
   return status && FiresOnSchedule(*status);
 }
 
+metrics::Family<metrics::Counter>& RunsEnded() {
+  static metrics::Family<metrics::Counter>& family = metrics::DefaultRegistry().AddCounter(
+      "dts_runs_total", "Runs that ended, by final status.", {"status"});
+  return family;
+}
+
+// Lateness buckets: a fire is on time within milliseconds, and one that is
+// seconds late is what an operator must see.
+constexpr double kLatenessBounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                      0.25,  0.5,    1,     2.5,  5,    10,   30, 60};
+
 }  // namespace
 
 Engine::Engine(storage::Store* store, const Clock* clock, RunDispatcher* dispatcher,
                EngineOptions options)
-    : store_(store), clock_(clock), dispatcher_(dispatcher), options_(options) {}
+    : store_(store),
+      clock_(clock),
+      dispatcher_(dispatcher),
+      options_(options),
+      lateness_(&metrics::DefaultRegistry()
+                     .AddHistogram("dts_fire_lateness_seconds",
+                                   "How long after its scheduled time each fire was dispatched.",
+                                   {}, kLatenessBounds)
+                     .With({})) {
+  metrics::Registry& registry = metrics::DefaultRegistry();
+  metrics::Family<metrics::Counter>& fires =
+      registry.AddCounter("dts_fires_total", "Scheduled fires dispatched, by job shard.", {"shard"});
+  const int shards = std::max(options_.shards, 1);
+  fire_counters_.reserve(shards);
+  for (int shard = 0; shard < shards; ++shard) {
+    fire_counters_.push_back(&fires.With({absl::StrCat(shard)}));
+  }
+  jobs_owned_ = registry.AddCollector(
+      "dts_jobs_owned", "Jobs this process fires (the jobs of its shards that are active).",
+      metrics::Type::kGauge, {}, [this](std::vector<metrics::Sample>& out) {
+        out.push_back({{}, static_cast<double>(indexed_jobs())});
+      });
+}
 
 Engine::~Engine() { Stop(); }
 
@@ -56,6 +90,8 @@ void Engine::Index(const Job& job) {
     jobs_[slot] = std::make_unique<JobState>();
     state = jobs_[slot].get();
     state->slot = slot;
+    state->fires_counter =
+        fire_counters_[storage::ShardOf(JobId(job.id()), static_cast<int>(fire_counters_.size()))];
     slot_by_job_[JobId(job.id())] = slot;
   }
   state->job = std::make_shared<const Job>(job);
@@ -203,6 +239,9 @@ void Engine::DispatchStaged(absl::Time now) {
         const JobState* state = StateInSlot(at.slots[i], at.runs[i].run.job_id());
         all_fire = state != nullptr && state->fires;
       }
+      if (all_fire) {
+        for (size_t i = 0; i < at.runs.size(); ++i) jobs_[at.slots[i]]->fires_counter->Increment();
+      }
       if (all_fire && due.empty()) {
         due.swap(at.runs);
         staged_.erase(staged_.begin());
@@ -213,6 +252,7 @@ void Engine::DispatchStaged(absl::Time now) {
         JobState* state = StateInSlot(at.slots[i], run.job_id());
         if (state == nullptr) continue;  // deleted, and its runs with it
         if (state->fires) {
+          if (!all_fire) state->fires_counter->Increment();
           due.push_back(std::move(at.runs[i]));
           continue;
         }
@@ -228,8 +268,21 @@ void Engine::DispatchStaged(absl::Time now) {
     }
   }
   if (!cancelled.empty()) (void)store_->UpdateRuns(cancelled);
-  if (!due.empty()) dispatcher_->DispatchAll(std::move(due));
+  for (const Run& run : cancelled) CountEnded(run);
+  if (!due.empty()) HandOver(std::move(due), now);
 }
+
+void Engine::HandOver(std::vector<JobRun> runs, absl::Time now) {
+  {
+    metrics::HistogramBatch lateness(lateness_);
+    for (const JobRun& r : runs) {
+      lateness.Observe(absl::ToDoubleSeconds(now - FromProto(r.run.scheduled_time())));
+    }
+  }
+  dispatcher_->DispatchAll(std::move(runs));
+}
+
+void Engine::CountEnded(const Run& run) { RunsEnded().With({run.status()}).Increment(); }
 
 absl::StatusOr<int> Engine::FireDue() {
   absl::MutexLock fire_lock(&fire_mu_);
@@ -294,12 +347,14 @@ absl::StatusOr<int> Engine::Commit(Plan& plan, absl::Time now) {
       }
       if (!(*stored)[i]) continue;  // recorded before (recovery, or a zombie): never twice
       ++recorded;
+      if (!meta.dispatch) CountEnded(record.run);  // SKIPPED or MISSED
       // A stored run is always started, even if its job changed meanwhile.
       if (meta.dispatch) {
         state->active.push_back(RunId(record.run.id()));
         if (record.last_run > now) {
           Stage(*state, std::move(record.run));
         } else {
+          state->fires_counter->Increment();
           dispatches.push_back(JobRun{state->job, std::move(record.run)});
         }
       }
@@ -307,7 +362,7 @@ absl::StatusOr<int> Engine::Commit(Plan& plan, absl::Time now) {
   }
   if (!stored.ok()) return stored.status();
   for (const RunId& run : plan.cancels) dispatcher_->Cancel(run);
-  if (!dispatches.empty()) dispatcher_->DispatchAll(std::move(dispatches));
+  if (!dispatches.empty()) HandOver(std::move(dispatches), clock_->Now());
   return recorded;
 }
 
@@ -407,6 +462,7 @@ absl::Status Engine::RecoverRuns(const std::function<bool(const JobId&)>& owns) 
           run.set_error("interrupted: the server stopped while the run was running");
           *run.mutable_end_time() = ToProto(clock_->Now());
           if (absl::Status s = store_->UpdateRun(run); !s.ok()) return s;
+          CountEnded(run);  // not active here, so RunFinished does not count it
           RunFinished(run);  // retries apply as to any failed attempt
           continue;
         }
@@ -487,8 +543,9 @@ void Engine::RunFinished(const Run& run) {
   {
     absl::MutexLock lock(&mu_);
     JobState* state = StateOf(JobId(run.job_id()));
+    // An end reported again (a redelivered result) is counted once.
+    if (state == nullptr || std::erase(state->active, RunId(run.id())) > 0) CountEnded(run);
     if (state == nullptr) return;
-    std::erase(state->active, RunId(run.id()));
     if (!failed || run.attempt() > state->job->max_retries()) return;
     const double jitter =
         options_.jitter ? options_.jitter() : absl::Uniform<double>(bitgen_, 0.8, 1.2);

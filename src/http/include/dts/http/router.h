@@ -8,7 +8,17 @@
 #include "absl/strings/string_view.h"
 #include "dts/http/message.h"
 
+namespace dts::metrics {
+class Histogram;
+template <typename Metric>
+class Family;
+}  // namespace dts::metrics
+
 namespace dts::http {
+
+// dts_api_request_duration_seconds{protocol, route, code}: the Router records
+// HTTP requests in it, the gRPC services their calls.
+metrics::Family<metrics::Histogram>& ApiRequestLatency();
 
 // Values of the {name} segments of the matched pattern, percent-decoded.
 using PathParams = absl::flat_hash_map<std::string, std::string>;
@@ -31,6 +41,9 @@ using Handler = std::function<Response(const Request&, const PathParams&)>;
 //   sends no body).
 // - No route for the path: 404. Routes for the path but not the method: 405
 //   with an Allow header.
+//
+// Dispatch() records each request's latency in
+// dts_api_request_duration_seconds (docs/observability.md).
 //
 // Add() is for set-up, before the router is handed to a Server; Dispatch()
 // is const and safe to call from many threads at once.
@@ -55,6 +68,7 @@ class Router {
  private:
   struct Route;
   struct Node;
+  struct RouteLatency;
 
   std::unique_ptr<Node> root_;
   absl::Status status_;

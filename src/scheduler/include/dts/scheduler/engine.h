@@ -17,6 +17,7 @@
 #include "absl/time/time.h"
 #include "dts/common/clock.h"
 #include "dts/cron/schedule.h"
+#include "dts/metrics/metrics.h"
 #include "dts/model/job.h"
 #include "dts/scheduler/dispatcher.h"
 #include "dts/scheduler/due_index.h"
@@ -49,6 +50,9 @@ struct EngineOptions {
   // retried as the job says). False (the distributed mode): it runs on a
   // worker that may well be alive, so it goes to RunDispatcher::Restore.
   bool running_runs_died = true;
+  // The shard count of the `shard` label of dts_fires_total (the jobs'
+  // storage shards, DTS_SHARDS in the distributed mode).
+  int shards = 64;
   // Multiplies each retry delay; returns a factor in [0.8, 1.2) by default.
   // Tests set a constant.
   std::function<double()> jitter;
@@ -136,6 +140,8 @@ class Engine final : public JobEvents {
     // checked without parsing each job's status.
     bool fires = false;
     std::vector<RunId> active;  // dispatched, not finished
+    // dts_fires_total{shard=<the job's shard>}, found once when indexed.
+    metrics::Counter* fires_counter = nullptr;
   };
   // What Commit needs besides the record, one per record of a Plan.
   struct FireMeta {
@@ -173,6 +179,8 @@ class Engine final : public JobEvents {
   // Hands the staged runs due by `now` to the dispatcher; the ones whose job
   // stopped firing meanwhile end CANCELLED instead.
   void DispatchStaged(absl::Time now);
+  // Dispatches the fires of one instant, observing each one's lateness.
+  void HandOver(std::vector<JobRun> runs, absl::Time now);
   void Stage(const JobState& state, Run run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The state in `slot` if it still holds the job `job_id` (slots are reused).
   JobState* StateInSlot(uint32_t slot, absl::string_view job_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -185,6 +193,8 @@ class Engine final : public JobEvents {
   // Starts the retries that are due; part of FireDue().
   void StartDueRetries(absl::Time now);
   void QueueRetry(const Run& run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // dts_runs_total{status} for a run that ended.
+  static void CountEnded(const Run& run);
 
   storage::Store* const store_;
   const Clock* const clock_;
@@ -211,6 +221,11 @@ class Engine final : public JobEvents {
   // Serialises FireDue() between the thread and direct callers.
   absl::Mutex fire_mu_;
   std::thread thread_;
+  // dts_fires_total's series, by shard.
+  std::vector<metrics::Counter*> fire_counters_;
+  metrics::Histogram* const lateness_;
+  // dts_jobs_owned: the jobs this engine fires.
+  metrics::CollectorHandle jobs_owned_;
 };
 
 }  // namespace dts::scheduler

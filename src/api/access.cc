@@ -38,6 +38,7 @@ constexpr AccessRule kRules[] = {
     // HTTP only.
     {"", "GET", "/v1/jobs/{id}/executions", kViewer, kReads},
     {"", "GET", "/v1/cron/next", kViewer, kReads},
+    {"", "GET", "/metrics", kViewer, kReads},
 };
 
 // The string field `name` of `message`, "" when it has none.

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "dts/cron/schedule.h"
+#include "dts/metrics/metrics.h"
 #include "dts/http/errors.h"
 #include "api/json_syntax.h"
 #include "api/json_writer.h"
@@ -463,6 +464,16 @@ void RegisterHttpRoutes(http::Router& router, JobApi* jobs, SchedulerApi* schedu
     r.body = R"({"status":"ok"})";
     return r;
   });
+
+  // Prometheus scrapes with `authorization: {credentials_file: ...}` when
+  // tokens are on (docs/observability.md).
+  AddGuarded(router, access, "GET", "/metrics",
+             [](const Request&, const PathParams&, Guard&) {
+               Response r;
+               r.body = metrics::DefaultRegistry().Render();
+               r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+               return r;
+             });
 
   // ---- jobs
   AddGuarded(router, access, "POST", "/v1/jobs",

@@ -202,9 +202,29 @@ int Serve(const FrontOptions& options, const FrontApis& apis, const sigset_t& si
     *ctx.err << options.name << ": cannot listen for gRPC on " << options.grpc_addr << "\n";
     return cli::kExitFailure;
   }
+  grpc::HealthCheckServiceInterface* health = grpc_server->GetHealthCheckService();
+  // Said on stderr when it changes, and at start only when not ready.
+  bool starting = true;
+  Readiness readiness(options.readiness, absl::Seconds(1),
+                      [health, &ctx, &options, &starting](bool ready) {
+                        if (health != nullptr) health->SetServingStatus(ready);
+                        if (!ready || !starting) {
+                          *ctx.err << options.name << ": " << (ready ? "ready" : "NOT READY")
+                                   << "\n";
+                        }
+                        starting = false;
+                      });
+  readiness.Start();
 
   http::Router router;
   api::RegisterHttpRoutes(router, apis.jobs, apis.scheduler, apis.executions, &access, clock);
+  router.Add("GET", "/readyz", [&readiness](const http::Request&, const http::PathParams&) {
+    const ReadinessResult result = readiness.Latest();
+    http::Response r;
+    r.status = result.ready ? 200 : 503;
+    r.body = Readiness::ToJson(result);
+    return r;
+  });
   dashboard::RegisterDashboard(router);
   http::ServerOptions http_options;
   http_options.address = options.http_addr;
@@ -238,6 +258,8 @@ int Serve(const FrontOptions& options, const FrontApis& apis, const sigset_t& si
   int signal = 0;
   sigwait(&signals, &signal);
   *ctx.out << options.name << ": shutting down (signal " << signal << ")" << std::endl;
+  readiness.Stop();
+  if (health != nullptr) health->SetServingStatus(false);  // balancers stop sending first
   (*http_server)->Shutdown();
   grpc_server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   return cli::kExitOk;

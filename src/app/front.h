@@ -14,6 +14,7 @@
 #include "CLI/CLI.hpp"
 #include "absl/status/statusor.h"
 #include "app/config.h"
+#include "app/readiness.h"
 #include "app/tls.h"
 #include "dts/api/auth.h"
 #include "dts/api/rate_limiter.h"
@@ -53,6 +54,9 @@ struct FrontOptions {
   AuthSettings auth;       // tokens, rate limit, audit log (ReadAuth)
   std::string ready_detail;  // appended to the "ready" line
   ServerTls tls{};           // both listeners; disabled: plaintext (LoadServerTls)
+  // What GET /readyz and the gRPC health service report on (none: ready
+  // once listening).
+  std::vector<ReadinessCheck> readiness{};
 };
 
 // The APIs behind the listeners (none may be null).

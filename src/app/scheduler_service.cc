@@ -109,6 +109,7 @@ int RunSchedulerService(const SchedulerFlags& flags, cli::Context& ctx) {
   fleet_ptr = &fleet;
   scheduler::EngineOptions engine_options;
   engine_options.running_runs_died = false;
+  engine_options.shards = setup->shards;
   scheduler::Engine engine(store, ctx.clock, &placement, engine_options);
   placement.set_on_finished([&engine](const Run& run) { engine.RunFinished(run); });
   cluster::ShardOwner owner(&cluster_store, &engine, &fleet,
@@ -172,7 +173,12 @@ int RunSchedulerService(const SchedulerFlags& flags, cli::Context& ctx) {
   api::SchedulerApi scheduler(&jobs, &placement);
   api::ExecutionApi executions(store);
   return ServeService(kSchedulerService, flags.service, *setup, instance_id,
-                      {&jobs, &scheduler, &executions}, signals, ctx);
+                      {&jobs, &scheduler, &executions}, signals, ctx,
+                      {{"shards", [&owner] {
+                          return owner.assigned() ? absl::OkStatus()
+                                                  : absl::UnavailableError(
+                                                        "no shard assignment from the Kafka group yet");
+                        }}});
 }
 
 }  // namespace

@@ -146,7 +146,8 @@ int RunServer(const ServerOptions& opts, cli::Context& ctx) {
                      .ready_file = opts.ready_file,
                      .auth = *auth,
                      .ready_detail = absl::StrCat("data_dir=", opts.data_dir),
-                     .tls = *std::move(tls)};
+                     .tls = *std::move(tls),
+                     .readiness = {{"storage", [&store] { return (*store)->Ping(); }}}};
   return Serve(front, {&jobs, &scheduler, &executions}, signals, ctx.clock, ctx);
 }
 

@@ -98,7 +98,11 @@ std::function<void(const absl::Status&)> LogTo(cli::Context& ctx, absl::string_v
 
 int ServeService(const ServiceKind& kind, const ServiceFlags& flags, const ServiceSetup& setup,
                  absl::string_view instance, const FrontApis& apis, const sigset_t& signals,
-                 cli::Context& ctx) {
+                 cli::Context& ctx, std::vector<ReadinessCheck> more) {
+  std::vector<ReadinessCheck> readiness = {
+      {"storage", [store = setup.store.get()] { return store->Ping(); }},
+      {"kafka", [producer = setup.producer.get()] { return producer->Ping(absl::Seconds(2)); }}};
+  for (ReadinessCheck& check : more) readiness.push_back(std::move(check));
   FrontOptions front{.name = std::string(kind.name),
                      .grpc_addr = setup.grpc_addr,
                      .http_addr = setup.http_addr,
@@ -110,7 +114,8 @@ int ServeService(const ServiceKind& kind, const ServiceFlags& flags, const Servi
                                                   setup.kafka.brokers, " cassandra=",
                                                   setup.cassandra.hosts, "/",
                                                   setup.cassandra.keyspace),
-                     .tls = setup.tls};
+                     .tls = setup.tls,
+                     .readiness = std::move(readiness)};
   return Serve(front, apis, signals, ctx.clock, ctx);
 }
 

@@ -78,8 +78,9 @@ std::function<void(const absl::Status&)> LogTo(cli::Context& ctx, absl::string_v
 
 // Serves `apis` on the setup's listeners until SIGINT/SIGTERM (Serve());
 // `instance` names this process in the ready line.
+// Readiness is storage and Kafka reachable, and whatever `more` adds.
 int ServeService(const ServiceKind& kind, const ServiceFlags& flags, const ServiceSetup& setup,
                  absl::string_view instance, const FrontApis& apis, const sigset_t& signals,
-                 cli::Context& ctx);
+                 cli::Context& ctx, std::vector<ReadinessCheck> more = {});
 
 }  // namespace dts::app

@@ -11,7 +11,18 @@ namespace dts::cluster {
 
 ShardOwner::ShardOwner(ShardStore* store, scheduler::Engine* engine, WorkerFleet* fleet,
                        Options options)
-    : store_(store), engine_(engine), fleet_(fleet), options_(std::move(options)) {}
+    : store_(store), engine_(engine), fleet_(fleet), options_(std::move(options)) {
+  shards_owned_ = metrics::DefaultRegistry().AddCollector(
+      "dts_shards_owned", "Shards this scheduler instance owns.", metrics::Type::kGauge, {},
+      [this](std::vector<metrics::Sample>& out) {
+        out.push_back({{}, static_cast<double>(owned().size())});
+      });
+}
+
+bool ShardOwner::assigned() const {
+  absl::MutexLock lock(&mu_);
+  return assigned_;
+}
 
 std::set<int> ShardOwner::ShardsIn(const std::vector<messaging::TopicPartition>& partitions) {
   std::set<int> shards;
@@ -23,7 +34,11 @@ std::set<int> ShardOwner::ShardsIn(const std::vector<messaging::TopicPartition>&
 
 void ShardOwner::OnAssigned(const std::vector<messaging::TopicPartition>& partitions) {
   const std::set<int> shards = ShardsIn(partitions);
-  if (shards.empty()) return;
+  if (shards.empty()) {
+    absl::MutexLock lock(&mu_);
+    assigned_ = true;
+    return;
+  }
   // Messages of these partitions wait until this returns, so the shard is
   // loaded before any change to it is applied. Storage being down only
   // delays that; the group moves the shards on if it lasts too long.
@@ -36,6 +51,7 @@ void ShardOwner::OnAssigned(const std::vector<messaging::TopicPartition>& partit
   }
   absl::MutexLock lock(&mu_);
   owned_.insert(shards.begin(), shards.end());
+  assigned_ = true;
 }
 
 absl::Status ShardOwner::Load(const std::set<int>& shards) {
@@ -58,6 +74,7 @@ void ShardOwner::OnRevoked(const std::vector<messaging::TopicPartition>& partiti
   {
     absl::MutexLock lock(&mu_);
     for (int shard : shards) owned_.erase(shard);
+    if (owned_.empty()) assigned_ = false;
   }
   // Lost or not, stop at once: if the group already gave them away, the new
   // owner's fires and any of ours collide on the run ids.

@@ -80,6 +80,7 @@ class KafkaConsumer::Impl {
   ~Impl() { Close(); }
 
   absl::Status Start(const KafkaConfig& config) {
+    kafka::RegisterMetrics();
     if (options_.group_id.empty()) return absl::InvalidArgumentError("kafka consumer: no group id");
     if (options_.topics.empty()) return absl::InvalidArgumentError("kafka consumer: no topics");
     if (!options_.handler) return absl::InvalidArgumentError("kafka consumer: no handler");
@@ -293,6 +294,7 @@ class KafkaConsumer::Impl {
   }
 
   void ReportError(const absl::Status& status) {
+    kafka::CountError("consumer", status);
     if (options_.on_error) options_.on_error(status);
   }
 

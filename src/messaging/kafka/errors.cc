@@ -1,6 +1,7 @@
 #include "messaging/kafka/errors.h"
 
 #include "absl/strings/str_cat.h"
+#include "dts/metrics/metrics.h"
 
 namespace dts::messaging::kafka {
 
@@ -125,6 +126,35 @@ absl::Status FromKafkaError(rd_kafka_error_t* error, absl::string_view context) 
                                        rd_kafka_error_string(error));
   rd_kafka_error_destroy(error);
   return status;
+}
+
+namespace {
+
+metrics::Family<metrics::Counter>& Errors() {
+  static metrics::Family<metrics::Counter>& errors = metrics::DefaultRegistry().AddCounter(
+      "dts_kafka_errors_total", "Kafka client errors, by client and status code.", {"client", "code"});
+  return errors;
+}
+
+}  // namespace
+
+metrics::Histogram& ProduceLatency() {
+  static metrics::Histogram& h =
+      metrics::DefaultRegistry()
+          .AddHistogram("dts_kafka_produce_duration_seconds",
+                        "Kafka produce latency, from the call to the broker's acknowledgement.", {})
+          .With({});
+  return h;
+}
+
+void RegisterMetrics() {
+  Errors();
+  ProduceLatency();
+}
+
+void CountError(absl::string_view client, const absl::Status& status) {
+  if (status.ok()) return;
+  Errors().With({std::string(client), absl::StatusCodeToString(status.code())}).Increment();
 }
 
 }  // namespace dts::messaging::kafka

@@ -7,6 +7,10 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 
+namespace dts::metrics {
+class Histogram;
+}  // namespace dts::metrics
+
 namespace dts::messaging::kafka {
 
 // librdkafka error -> absl code:
@@ -32,5 +36,14 @@ absl::Status FromKafkaError(rd_kafka_resp_err_t err, absl::string_view context,
 
 // Takes ownership of `error` (may be null: OK).
 absl::Status FromKafkaError(rd_kafka_error_t* error, absl::string_view context);
+
+// dts_kafka_errors_total{client="producer|consumer", code}: one error `client`
+// reported or failed a call with.
+void CountError(absl::string_view client, const absl::Status& status);
+// dts_kafka_produce_duration_seconds: from the produce call to the broker's
+// acknowledgement.
+metrics::Histogram& ProduceLatency();
+// Registers the Kafka families (so /metrics lists them before any event).
+void RegisterMetrics();
 
 }  // namespace dts::messaging::kafka

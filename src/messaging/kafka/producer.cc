@@ -1,6 +1,7 @@
 // KafkaProducer: librdkafka's idempotent producer, a poll thread for delivery
 // reports, and synchronous Send on top of SendAsync.
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <string>
 #include <thread>
@@ -15,6 +16,7 @@
 #include "absl/time/clock.h"
 #include "dts/messaging/producer.h"
 #include "messaging/kafka/client.h"
+#include "dts/metrics/metrics.h"
 #include "messaging/kafka/errors.h"
 
 namespace dts::messaging {
@@ -28,7 +30,9 @@ namespace {
 struct Pending {
   std::string topic;
   DeliveryCallback done;
+  std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
 };
+
 
 std::string Context(const std::string& topic) { return absl::StrCat("kafka publish to ", topic); }
 
@@ -40,6 +44,7 @@ class KafkaProducer::Impl {
   ~Impl() { Close(); }
 
   absl::Status Start(const KafkaConfig& config) {
+    kafka::RegisterMetrics();
     const kafka::Properties defaults = {
         {"partitioner", "murmur2_random"},
         {"linger.ms", kafka::Millis(options_.linger)},
@@ -100,6 +105,17 @@ class KafkaProducer::Impl {
     return FromKafkaError(rd_kafka_flush(rk_, kafka::TimeoutMs(timeout)), "kafka flush");
   }
 
+  absl::Status Ping(absl::Duration timeout) {
+    absl::ReaderMutexLock lock(&mu_);
+    if (closed_) return absl::FailedPreconditionError("kafka producer is closed");
+    const rd_kafka_metadata_t* metadata = nullptr;
+    // all_topics = 0 with no topic: brokers only, the cheapest request.
+    const rd_kafka_resp_err_t err =
+        rd_kafka_metadata(rk_, 0, nullptr, &metadata, kafka::TimeoutMs(timeout));
+    if (metadata != nullptr) rd_kafka_metadata_destroy(metadata);
+    return FromKafkaError(err, "kafka metadata");
+  }
+
   void Close() {
     {
       absl::MutexLock lock(&mu_);
@@ -132,6 +148,7 @@ class KafkaProducer::Impl {
         absl::SleepFor(absl::Milliseconds(5));
         continue;
       }
+      kafka::CountError("producer", status);
       std::move(done)(std::move(status));
       return;
     }
@@ -184,9 +201,13 @@ class KafkaProducer::Impl {
     std::unique_ptr<Pending> pending(static_cast<Pending*>(msg->_private));
     if (pending == nullptr) return;
     if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      std::move(pending->done)(FromKafkaError(msg->err, Context(pending->topic)));
+      absl::Status status = FromKafkaError(msg->err, Context(pending->topic));
+      kafka::CountError("producer", status);
+      std::move(pending->done)(std::move(status));
       return;
     }
+    kafka::ProduceLatency().Observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - pending->start).count());
     Delivery delivery;
     delivery.topic = std::move(pending->topic);
     delivery.partition = msg->partition;
@@ -196,7 +217,6 @@ class KafkaProducer::Impl {
 
   static void OnError(rd_kafka_t* rk, int err, const char* reason, void* opaque) {
     auto* self = static_cast<Impl*>(opaque);
-    if (!self->options_.on_error) return;
     absl::Status status;
     if (err == RD_KAFKA_RESP_ERR__FATAL) {
       char fatal[512];
@@ -205,7 +225,8 @@ class KafkaProducer::Impl {
     } else {
       status = FromKafkaError(static_cast<rd_kafka_resp_err_t>(err), "kafka producer", reason);
     }
-    self->options_.on_error(status);
+    kafka::CountError("producer", status);
+    if (self->options_.on_error) self->options_.on_error(status);
   }
 
   const ProducerOptions options_;
@@ -235,5 +256,7 @@ void KafkaProducer::SendAsync(OutgoingMessage message, DeliveryCallback done) {
 }
 absl::Status KafkaProducer::Flush(absl::Duration timeout) { return impl_->Flush(timeout); }
 void KafkaProducer::Close() { impl_->Close(); }
+
+absl::Status KafkaProducer::Ping(absl::Duration timeout) { return impl_->Ping(timeout); }
 
 }  // namespace dts::messaging

@@ -794,11 +794,56 @@ absl::StatusOr<std::unique_ptr<Allocator>> Allocator::Create(AllocatorOptions op
   if (options.backfill_wait_bound < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("allocator: backfill_wait_bound is negative");
   }
-  return std::unique_ptr<Allocator>(new Allocator(std::make_unique<Impl>(options, clock)));
+  return std::unique_ptr<Allocator>(new Allocator(std::make_unique<Impl>(options, clock), clock));
 }
 
-Allocator::Allocator(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-Allocator::~Allocator() = default;
+Allocator::Allocator(std::unique_ptr<Impl> impl, const Clock* clock)
+    : clock_(clock), impl_(std::move(impl)) {
+  RegisterMetrics();
+}
+
+// The collectors go first (they are the first members destroyed after this
+// body), so no scrape reads a half-destroyed allocator.
+Allocator::~Allocator() { collectors_.clear(); }
+
+namespace {
+
+void AddResources(std::vector<metrics::Sample>& out, const std::string& worker, const Resources& r) {
+  out.push_back({{worker, "cpu_millis"}, static_cast<double>(r.cpu_millis)});
+  out.push_back({{worker, "memory_mib"}, static_cast<double>(r.memory_mib)});
+  out.push_back({{worker, "storage_mib"}, static_cast<double>(r.storage_mib)});
+}
+
+}  // namespace
+
+void Allocator::RegisterMetrics() {
+  metrics::Registry& registry = metrics::DefaultRegistry();
+  collectors_.push_back(registry.AddCollector(
+      "dts_queue_depth", "Runs waiting for a worker with room.", metrics::Type::kGauge, {},
+      [this](std::vector<metrics::Sample>& out) {
+        out.push_back({{}, static_cast<double>(QueueLength())});
+      }));
+  collectors_.push_back(registry.AddCollector(
+      "dts_queue_oldest_wait_seconds", "How long the longest-waiting run has waited (0: none).",
+      metrics::Type::kGauge, {}, [this](std::vector<metrics::Sample>& out) {
+        absl::Time oldest = absl::InfiniteFuture();
+        for (const QueuedRun& run : Queue()) oldest = std::min(oldest, run.enqueue_time);
+        const double age = oldest == absl::InfiniteFuture()
+                               ? 0
+                               : absl::ToDoubleSeconds(clock_->Now() - oldest);
+        out.push_back({{}, std::max(age, 0.0)});
+      }));
+  collectors_.push_back(registry.AddCollector(
+      "dts_worker_capacity", "Each worker's capacity (cpu in millicores, memory and storage in MiB).",
+      metrics::Type::kGauge, {"worker", "resource"}, [this](std::vector<metrics::Sample>& out) {
+        for (const WorkerSnapshot& w : Workers()) AddResources(out, w.id.value(), w.capacity);
+      }));
+  collectors_.push_back(registry.AddCollector(
+      "dts_worker_allocated", "What the runs placed on each worker hold of its capacity.",
+      metrics::Type::kGauge, {"worker", "resource"}, [this](std::vector<metrics::Sample>& out) {
+        for (const WorkerSnapshot& w : Workers()) AddResources(out, w.id.value(), w.allocated);
+      }));
+}
 
 absl::Status Allocator::UpsertWorker(const WorkerSpec& spec) {
   absl::MutexLock lock(&mu_);

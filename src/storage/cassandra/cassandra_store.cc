@@ -958,6 +958,14 @@ absl::Status CassandraStore::UpdateRuns(const std::vector<Run>& runs_in) {
   return impl_->FollowLastStatus(written);
 }
 
+absl::Status CassandraStore::Ping() {
+  Statement st("SELECT release_version FROM system.local");
+  st.consistency = cql::Consistency::kOne;
+  st.idempotent = true;
+  st.timeout = absl::Seconds(2);
+  return impl_->c().Query(st).status();
+}
+
 absl::StatusOr<bool> CassandraStore::ClaimRun(const RunId& id, absl::string_view from,
                                               absl::string_view to) {
   if (id.empty()) return absl::InvalidArgumentError("claim run: empty id");

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <thread>
 #include <utility>
 
@@ -18,6 +19,7 @@
 #include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "codec.h"
+#include "dts/metrics/metrics.h"
 #include "connection.h"
 #include "tls.h"
 
@@ -142,6 +144,44 @@ class Client::Impl {
     return absl::OkStatus();
   }
 
+  // dts_cassandra_request_duration_seconds{op} for each attempt, and
+  // dts_cassandra_errors_total{op, code} for each one that failed.
+  static void ObserveRequest(uint8_t opcode, std::chrono::steady_clock::time_point start,
+                             const absl::Status& outcome) {
+    const std::string op = OpName(opcode);
+    RequestLatency().With({op}).Observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    if (!outcome.ok()) RequestErrors().With({op, absl::StatusCodeToString(outcome.code())}).Increment();
+  }
+  // A connection that could not be made (nothing was sent).
+  static void CountConnectError(const absl::Status& status) {
+    RequestErrors().With({"connect", absl::StatusCodeToString(status.code())}).Increment();
+  }
+  static metrics::Family<metrics::Histogram>& RequestLatency() {
+    static metrics::Family<metrics::Histogram>& latency = metrics::DefaultRegistry().AddHistogram(
+        "dts_cassandra_request_duration_seconds", "Cassandra request latency, by request kind.",
+        {"op"});
+    return latency;
+  }
+  static metrics::Family<metrics::Counter>& RequestErrors() {
+    static metrics::Family<metrics::Counter>& errors = metrics::DefaultRegistry().AddCounter(
+        "dts_cassandra_errors_total",
+        "Cassandra requests that failed (each attempt; op \"connect\": no connection), by "
+        "request kind and status code.",
+        {"op", "code"});
+    return errors;
+  }
+
+  static std::string OpName(uint8_t opcode) {
+    switch (opcode) {
+      case codec::kQuery: return "query";
+      case codec::kExecute: return "execute";
+      case codec::kBatch: return "batch";
+      case codec::kPrepare: return "prepare";
+      default: return absl::StrCat("opcode_", opcode);
+    }
+  }
+
   // Sends a request built by `build` (called again for each attempt, so it
   // sees re-prepared ids), applying failover, re-prepare and retries.
   absl::StatusOr<codec::Response> Run(const std::function<absl::StatusOr<Request>()>& build,
@@ -158,6 +198,7 @@ class Client::Impl {
       ++attempt;
       auto conn = Connect(next_.fetch_add(1, std::memory_order_relaxed));
       if (!conn.ok()) {
+        CountConnectError(conn.status());
         if (conn.status().code() == absl::StatusCode::kUnauthenticated || attempt >= max_attempts) {
           return conn.status();
         }
@@ -166,7 +207,11 @@ class Client::Impl {
       auto request = build();
       if (!request.ok()) return request.status();
       requests_.fetch_add(1, std::memory_order_relaxed);
-      auto resp = (*conn)->Call(request->first, std::move(request->second), timeout);
+      const uint8_t opcode = request->first;
+      const auto start = std::chrono::steady_clock::now();
+      auto resp = (*conn)->Call(opcode, std::move(request->second), timeout);
+      ObserveRequest(opcode, start, resp.ok() ? (resp->opcode == codec::kError ? resp->error : absl::OkStatus())
+                                              : resp.status());
       if (!resp.ok()) {
         last = resp.status();
         const bool retry = IsNotSent(last) ||
@@ -388,7 +433,11 @@ class Client::Impl {
   std::atomic<uint64_t> requests_{0}, retries_{0}, reprepares_{0}, connects_{0}, connect_failures_{0};
 };
 
-Client::Client(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Client::Client(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {
+  // Listed on /metrics from the start, before any request.
+  Impl::RequestLatency();
+  Impl::RequestErrors();
+}
 Client::~Client() = default;
 
 absl::StatusOr<std::unique_ptr<Client>> Client::Create(ClientOptions options) {

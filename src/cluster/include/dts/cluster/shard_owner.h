@@ -11,6 +11,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "dts/cluster/worker_fleet.h"
+#include "dts/metrics/metrics.h"
 #include "dts/messaging/message.h"
 #include "dts/model/job.h"
 #include "dts/scheduler/engine.h"
@@ -68,6 +69,10 @@ class ShardOwner {
   // fired_through() is stored.
   absl::Status SaveCheckpoints();
   std::set<int> owned() const;
+  // The group has given this instance its share (possibly none, with more
+  // instances than shards) and the shards are loaded; false again once a
+  // revocation leaves it with none. For /readyz.
+  bool assigned() const;
 
  private:
   // Shards of the dts.jobs partitions among `partitions`.
@@ -84,7 +89,10 @@ class ShardOwner {
 
   mutable absl::Mutex mu_;
   std::set<int> owned_ ABSL_GUARDED_BY(mu_);
+  bool assigned_ ABSL_GUARDED_BY(mu_) = false;
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;
+  // dts_shards_owned; last, so it goes first.
+  metrics::CollectorHandle shards_owned_;
 };
 
 }  // namespace dts::cluster

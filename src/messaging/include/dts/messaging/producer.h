@@ -84,6 +84,9 @@ class KafkaProducer final : public Producer {
   absl::StatusOr<Delivery> Send(OutgoingMessage message, absl::Duration timeout) override;
   void SendAsync(OutgoingMessage message, DeliveryCallback done) override;
   absl::Status Flush(absl::Duration timeout) override;
+  // OK when a broker answers a metadata request within `timeout` (for
+  // /readyz); UNAVAILABLE or DEADLINE_EXCEEDED otherwise.
+  absl::Status Ping(absl::Duration timeout);
 
   // Flushes for at most options.close_timeout, purges what is left (CANCELLED),
   // stops the poll thread and destroys the client. Later Sends are

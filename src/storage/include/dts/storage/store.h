@@ -102,6 +102,10 @@ class Store {
   // `keep_after`. Runs still PENDING, RUNNING or RETRYING are always kept.
   // Returns how many were deleted.
   virtual absl::StatusOr<int64_t> PruneRuns(int keep_last, absl::Time keep_after) = 0;
+
+  // OK when storage answers a trivial request now (for /readyz). A local
+  // file store is always reachable.
+  virtual absl::Status Ping() { return absl::OkStatus(); }
 };
 
 }  // namespace dts::storage

@@ -15,6 +15,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "dts/common/clock.h"
+#include "dts/metrics/metrics.h"
 #include "dts/model/ids.h"
 
 namespace dts::v1 {
@@ -168,10 +169,15 @@ class Allocator {
 
  private:
   class Impl;
-  explicit Allocator(std::unique_ptr<Impl> impl);
+  Allocator(std::unique_ptr<Impl> impl, const Clock* clock);
+  // dts_queue_depth, dts_queue_oldest_wait_seconds, dts_worker_capacity and
+  // dts_worker_allocated, read from Queue() and Workers() when scraped.
+  void RegisterMetrics();
 
+  const Clock* const clock_;
   mutable absl::Mutex mu_;
   std::unique_ptr<Impl> impl_ ABSL_GUARDED_BY(mu_) ABSL_PT_GUARDED_BY(mu_);
+  std::vector<metrics::CollectorHandle> collectors_;
 };
 
 }  // namespace dts::allocator

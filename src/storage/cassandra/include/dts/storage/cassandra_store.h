@@ -123,6 +123,8 @@ class CassandraStore final : public Store {
   absl::Status UpdateRuns(const std::vector<Run>& runs) override;
   absl::StatusOr<std::vector<bool>> RecordFires(const std::vector<FireRecord>& fires) override;
   absl::StatusOr<int64_t> PruneRuns(int keep_last, absl::Time keep_after) override;
+  // SELECT release_version FROM system.local, within 2 s.
+  absl::Status Ping() override;
 
  private:
   class Impl;

@@ -53,6 +53,7 @@ Engine::Engine(storage::Store* store, const Clock* clock, RunDispatcher* dispatc
                                    {}, kLatenessBounds)
                      .With({})) {
   metrics::Registry& registry = metrics::DefaultRegistry();
+  RunsEnded();  // listed before the first run ends
   metrics::Family<metrics::Counter>& fires =
       registry.AddCounter("dts_fires_total", "Scheduled fires dispatched, by job shard.", {"shard"});
   const int shards = std::max(options_.shards, 1);

@@ -183,3 +183,47 @@ def get_job(server, job_id):
     code, body = server.request("GET", f"/v1/jobs/{job_id}")
     assert code == 200, (job_id, body)
     return body
+
+
+# ---- /metrics (test_observability.py and the distributed tests) ----
+
+_SAMPLE_RE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$')
+_LABEL_RE = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+
+
+class Metrics:
+    """One scrape of /metrics in the Prometheus text format: the TYPE of
+    each family, and every sample as (name, {label: value}, value)."""
+
+    def __init__(self, text):
+        self.text = text
+        self.types = {}
+        self.samples = []
+        for line in text.splitlines():
+            if line.startswith("# TYPE "):
+                _, _, name, kind = line.split(" ", 3)
+                self.types[name] = kind
+                continue
+            if not line or line.startswith("#"):
+                continue
+            m = _SAMPLE_RE.match(line)
+            assert m, f"not a sample line of the text format: {line!r}"
+            labels = {k: v.replace('\\"', '"').replace("\\n", "\n").replace("\\\\", "\\")
+                      for k, v in _LABEL_RE.findall(m.group(2) or "")}
+            self.samples.append((m.group(1), labels, float(m.group(3))))
+
+    def sum(self, name, **labels):
+        """The sum of the samples of `name` whose labels include `labels`."""
+        return sum(v for n, l, v in self.samples
+                   if n == name and all(l.get(k) == str(x) for k, x in labels.items()))
+
+    def series(self, name):
+        return [(l, v) for n, l, v in self.samples if n == name]
+
+
+def scrape(service, headers=None):
+    """GET /metrics of a Server or distributed Service, parsed."""
+    code, body = service.request("GET", "/metrics", **({"headers": headers} if headers else {}))
+    assert code == 200, f"/metrics: {code} {body}"
+    assert isinstance(body, str), f"/metrics is not text: {body!r}"
+    return Metrics(body)

@@ -1,0 +1,144 @@
+"""/metrics, /readyz and /healthz of `dts server` (docs/observability.md):
+every metric family is listed, and each moves when its event happens."""
+
+import json
+
+from conftest import Server, create_job, list_runs, run_cli, scrape, wait_for
+
+EVERY_SECOND = "* * * * * *"
+MISSING = "00000000-0000-4000-8000-000000000000"  # a well-formed id of no job
+NEVER = "0 0 0 29 2 *"  # next on 2028-02-29: here it only runs when triggered
+
+FAMILIES = {
+    "dts_api_request_duration_seconds": "histogram",
+    "dts_fire_lateness_seconds": "histogram",
+    "dts_fires_total": "counter",
+    "dts_jobs_owned": "gauge",
+    "dts_queue_depth": "gauge",
+    "dts_queue_oldest_wait_seconds": "gauge",
+    "dts_runs_total": "counter",
+    "dts_worker_allocated": "gauge",
+    "dts_worker_capacity": "gauge",
+}
+
+
+def test_every_family_is_listed_with_its_type(server):
+    code, body = server.request("GET", "/metrics")
+    assert code == 200 and isinstance(body, str), (code, body)
+    metrics = scrape(server)
+    for name, kind in FAMILIES.items():
+        assert metrics.types.get(name) == kind, f"{name}: {metrics.types.get(name)} in\n{body}"
+    # The worker's capacity is what the flags gave it (conftest: 8000m, 16384 MiB).
+    assert metrics.sum("dts_worker_capacity", worker="local", resource="cpu_millis") == 8000
+    assert metrics.sum("dts_worker_capacity", worker="local", resource="memory_mib") == 16384
+
+
+def test_content_type_is_the_text_format(server):
+    import urllib.request
+    with urllib.request.urlopen(server.base_url + "/metrics", timeout=30) as resp:
+        assert resp.headers["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"
+
+
+def test_fires_lateness_and_final_statuses_move(server):
+    before = scrape(server)
+    assert before.sum("dts_jobs_owned") == 0
+    job = create_job(server, cron_expression=EVERY_SECOND)
+    wait_for(lambda: len(list_runs(server, job_id=job, status="COMPLETED")) >= 3, timeout=30,
+             message="3 completed runs")
+    failing = create_job(server, cron_expression=NEVER,
+                         executor={"command": {"argv": ["/bin/false"]}})
+    code, _ = server.request("POST", f"/v1/jobs/{failing}/run")
+    assert code == 200
+    wait_for(lambda: list_runs(server, job_id=failing, status="FAILED"), timeout=30,
+             message="the failing run")
+    after = scrape(server)
+
+    fired = after.sum("dts_fires_total") - before.sum("dts_fires_total")
+    assert fired >= 3, f"dts_fires_total moved by {fired}"
+    # Every fire is of one shard, the job's.
+    shards = {l["shard"] for l, v in after.series("dts_fires_total") if v > 0}
+    assert len(shards) == 1, shards
+    late = after.sum("dts_fire_lateness_seconds_count") - before.sum("dts_fire_lateness_seconds_count")
+    assert late == fired, f"{late} lateness observations for {fired} fires"
+    assert after.sum("dts_fire_lateness_seconds_bucket", le="+Inf") == after.sum(
+        "dts_fire_lateness_seconds_count")
+    assert after.sum("dts_runs_total", status="COMPLETED") - before.sum(
+        "dts_runs_total", status="COMPLETED") >= 3
+    assert after.sum("dts_runs_total", status="FAILED") - before.sum(
+        "dts_runs_total", status="FAILED") == 1
+    assert after.sum("dts_jobs_owned") == 2
+
+
+def test_queue_and_allocation_move(server):
+    # Each run holds the whole worker (8000m) for a minute: one runs, the
+    # next waits in the queue.
+    job = create_job(server, cron_expression=NEVER, resources={"cpu": 8000, "memory": 64},
+                     executor={"command": {"argv": ["/bin/sleep", "60"]}})
+    for _ in range(2):
+        code, body = server.request("POST", f"/v1/jobs/{job}/run")
+        assert code == 200, body
+
+    def queued():
+        m = scrape(server)
+        return m if m.sum("dts_queue_depth") == 1 and m.sum("dts_queue_oldest_wait_seconds") > 0 else None
+
+    m = wait_for(queued, timeout=30, message="one run waiting, for some time")
+    assert m.sum("dts_worker_allocated", worker="local", resource="cpu_millis") == 8000
+    assert m.sum("dts_worker_allocated", worker="local", resource="memory_mib") == 64
+    # Deleting the job cancels its running run and withdraws the queued one.
+    code, _ = server.request("DELETE", f"/v1/jobs/{job}?cancel_running=true")
+    assert code == 200
+
+    def drained():
+        m = scrape(server)
+        return m if m.sum("dts_queue_depth") == 0 and m.sum(
+            "dts_worker_allocated", resource="cpu_millis") == 0 else None
+
+    m = wait_for(drained, timeout=30, message="the queue empty and the worker free")
+    assert m.sum("dts_queue_oldest_wait_seconds") == 0
+
+
+def test_api_latency_by_protocol_route_and_code(server):
+    job = create_job(server, cron_expression=NEVER)
+    before = scrape(server)
+    assert server.request("GET", f"/v1/jobs/{job}")[0] == 200
+    assert server.request("GET", f"/v1/jobs/{MISSING}")[0] == 404
+    assert server.request("GET", "/no/such/route")[0] == 404
+    out = run_cli("job", "get", "--id", job, server=server)
+    assert out.returncode == 0, out.stderr
+    out = run_cli("job", "get", "--id", MISSING, server=server)
+    assert out.returncode != 0
+    after = scrape(server)
+
+    def moved(**labels):
+        name = "dts_api_request_duration_seconds_count"
+        return after.sum(name, **labels) - before.sum(name, **labels)
+
+    assert moved(protocol="http", route="GET /v1/jobs/{id}", code=200) == 1
+    assert moved(protocol="http", route="GET /v1/jobs/{id}", code=404) == 1
+    assert moved(protocol="http", route="unmatched", code=404) == 1
+    assert moved(protocol="grpc", route="/dts.v1.JobService/GetJob", code="OK") == 1
+    assert moved(protocol="grpc", route="/dts.v1.JobService/GetJob", code="NOT_FOUND") == 1
+    # No series per path: the id is not a label value.
+    assert job not in after.text
+
+
+def test_healthz_and_readyz(server):
+    assert server.request("GET", "/healthz") == (200, {"status": "ok"})
+    code, body = server.request("GET", "/readyz")
+    assert (code, body) == (200, {"status": "ready", "checks": {"storage": "ok"}}), (code, body)
+
+
+def test_metrics_need_a_viewer_token_once_tokens_are_on(tmp_path):
+    s = Server(tmp_path / "data", env={"DTS_AUTH_TOKENS": "viewer:peek-token-0123456789,admin:root-token-0123456789",
+                                       "DTS_API_TOKEN": ""})
+    try:
+        code, body = s.request("GET", "/metrics")
+        assert code == 401, (code, body)
+        code, body = s.request("GET", "/metrics", headers={"Authorization": "Bearer peek-token-0123456789"})
+        assert code == 200 and "# TYPE dts_fires_total counter" in body, (code, body)
+        # Probes need no token.
+        assert s.request("GET", "/readyz")[0] == 200
+        assert s.request("GET", "/healthz")[0] == 200
+    finally:
+        s.stop()

@@ -2,6 +2,9 @@
 every metric family is listed, and each moves when its event happens."""
 
 import json
+import re
+import urllib.request
+from pathlib import Path
 
 from conftest import Server, create_job, list_runs, run_cli, scrape, wait_for
 
@@ -34,7 +37,6 @@ def test_every_family_is_listed_with_its_type(server):
 
 
 def test_content_type_is_the_text_format(server):
-    import urllib.request
     with urllib.request.urlopen(server.base_url + "/metrics", timeout=30) as resp:
         assert resp.headers["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"
 
@@ -142,3 +144,26 @@ def test_metrics_need_a_viewer_token_once_tokens_are_on(tmp_path):
         assert s.request("GET", "/healthz")[0] == 200
     finally:
         s.stop()
+
+
+ROOT = Path(__file__).resolve().parents[2]
+# The families only the distributed services have (test_distributed checks them).
+DISTRIBUTED_FAMILIES = {"dts_kafka_produce_duration_seconds", "dts_kafka_errors_total",
+                        "dts_cassandra_request_duration_seconds", "dts_cassandra_errors_total",
+                        "dts_shards_owned"}
+
+
+def families_in(text):
+    names = set(re.findall(r"\b(dts_[a-z_]+)", text))
+    return {re.sub(r"_(bucket|count|sum)$", "", n) for n in names}
+
+
+def test_docs_and_grafana_cover_every_family():
+    every = set(FAMILIES) | DISTRIBUTED_FAMILIES
+    documented = families_in((ROOT / "docs" / "observability.md").read_text())
+    assert every <= documented, f"not in docs/observability.md: {every - documented}"
+    dashboard = json.loads((ROOT / "docs" / "grafana" / "dts.json").read_text())
+    exprs = " ".join(t["expr"] for p in dashboard["panels"] for t in p["targets"])
+    charted = families_in(exprs)
+    assert charted <= every, f"the dashboard charts unknown families: {charted - every}"
+    assert every <= charted, f"no panel for {every - charted}"

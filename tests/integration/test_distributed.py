@@ -31,12 +31,14 @@ next starts (distributed.Cluster). Each process's log tail is printed at
 teardown (pytest shows it when the test failed).
 """
 
+import collections
 import json
 import os
 import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 
 import pytest
@@ -45,6 +47,7 @@ import distributed as d
 from distributed import (EVERY_SECOND, Cluster, check_runs, create_job, list_runs, pause_job,
                          read_ledger, seconds, wait_fired_until, wait_for, wait_settled,
                          wait_workers_ready)
+from conftest import scrape  # tests/e2e/conftest.py, on the path through distributed
 
 SCHEDULER_GROUP = "dts-schedulers"
 JOBS_TOPIC = "dts.jobs"
@@ -158,6 +161,49 @@ def test_fires_every_second_exactly_once(cluster):
         assert len(groups) >= 60, f"{job['name']}: only {len(groups)} scheduled times in 60 s"
         workers_used |= {r["worker_id"] for g in groups.values() for r in g}
     assert workers_used == {w.name for w in wrks}, f"runs went to {workers_used}"
+    check_cluster_metrics(js, scheds, wrks, jobs, runs)
+
+
+def check_cluster_metrics(js, scheds, wrks, jobs, runs):
+    """Every service lists the families of its parts, and they moved with
+    what the cluster did: the schedulers fired and recorded every run,
+    together own every shard and see both workers' capacity; every service
+    talked to Cassandra, the job service published to Kafka."""
+    scraped = {s.name: scrape(s) for s in [js, *scheds, *wrks]}
+    for name, m in scraped.items():
+        for family in ("dts_api_request_duration_seconds", "dts_cassandra_request_duration_seconds",
+                       "dts_cassandra_errors_total", "dts_kafka_errors_total",
+                       "dts_kafka_produce_duration_seconds"):
+            assert family in m.types, f"{name} does not list {family}"
+        assert m.sum("dts_cassandra_request_duration_seconds_count") > 0, name
+    for s in scheds:
+        for family in ("dts_fires_total", "dts_fire_lateness_seconds", "dts_runs_total",
+                       "dts_queue_depth", "dts_queue_oldest_wait_seconds", "dts_worker_capacity",
+                       "dts_worker_allocated", "dts_shards_owned", "dts_jobs_owned"):
+            assert family in scraped[s.name].types, f"{s.name} does not list {family}"
+    assert scraped[js.name].sum("dts_kafka_produce_duration_seconds_count") >= len(jobs)
+    assert scraped[js.name].sum("dts_api_request_duration_seconds_count", protocol="http",
+                                route="POST /v1/jobs", code=200) == len(jobs)
+    sched_metrics = [scraped[s.name] for s in scheds]
+    owned = [m.sum("dts_shards_owned") for m in sched_metrics]
+    assert sum(owned) == shard_count() and min(owned) > 0, owned
+    total_runs = sum(len(r) for r in runs.values())
+    fired = sum(m.sum("dts_fires_total") for m in sched_metrics)
+    # Fires, not runs: a run an earlier owner recorded is fired once.
+    assert fired >= total_runs, f"dts_fires_total {fired} for {total_runs} runs"
+    completed = sum(m.sum("dts_runs_total", status="COMPLETED") for m in sched_metrics)
+    assert completed >= total_runs, f"dts_runs_total COMPLETED {completed} for {total_runs} runs"
+    assert sum(m.sum("dts_fire_lateness_seconds_count") for m in sched_metrics) == fired
+    assert sum(m.sum("dts_jobs_owned") for m in sched_metrics) == 0, "paused jobs are not fired"
+    for m in sched_metrics:
+        for w in wrks:
+            assert m.sum("dts_worker_capacity", worker=w.name, resource="cpu_millis") == 1000, (
+                w.name, m.series("dts_worker_capacity"))
+    for svc in [js, *scheds, *wrks]:
+        code, body = svc.request("GET", "/readyz")
+        assert code == 200 and body["status"] == "ready", (svc.name, code, body)
+        expected = {"storage", "kafka"} | ({"shards"} if svc in scheds else set())
+        assert set(body["checks"]) == expected and set(body["checks"].values()) == {"ok"}, body
 
 
 # ---------------------------------------------------------------------- 2 --
@@ -264,19 +310,71 @@ def test_killed_worker_runs_fail_over(cluster):
 
 # ---------------------------------------------------------------------- 4 --
 
-def survives_restart(cluster, tag, restart):
+class ReadyzProbe:
+    """Polls GET /readyz of `services` from a thread while the block runs;
+    remembers each service's answers."""
+
+    def __init__(self, services):
+        self.services = services
+        self.seen = {s.name: [] for s in services}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+    def _poll(self):
+        while not self._stop.is_set():
+            for s in self.services:
+                try:
+                    self.seen[s.name].append(s.request("GET", "/readyz", timeout=5))
+                except OSError as e:  # the listener itself is down: never expected
+                    self.seen[s.name].append((None, str(e)))
+            self._stop.wait(0.25)
+
+    def assert_each_saw_not_ready(self, check):
+        """Every service answered 503 with `check` failing at some point."""
+        for name, answers in self.seen.items():
+            down = [b for code, b in answers if code == 503 and isinstance(b, dict)
+                    and b["checks"].get(check, "ok") != "ok"]
+            assert down, (f"{name} never reported {check} down on /readyz: "
+                          f"{collections.Counter(code for code, _ in answers)}")
+            assert all(code in (200, 503) for code, _ in answers), (name, answers[:5])
+
+    def wait_all_ready(self, timeout):
+        for s in self.services:
+            wait_for(lambda: s.request("GET", "/readyz", timeout=5)[0] == 200, timeout=timeout,
+                     interval=0.5, message=f"{s.name} ready again")
+
+
+def survives_restart(cluster, tag, restart, expect_not_ready=None):
     """Jobs fire while `restart()` restarts a server under the cluster: every
-    service recovers by itself, and RUN_ALL jobs lose and double nothing."""
+    service recovers by itself, and RUN_ALL jobs lose and double nothing.
+    With `expect_not_ready`, every service's /readyz reports that check
+    failing meanwhile, and dts_cassandra_errors_total moves."""
     js, scheds, wrks = start_cluster(cluster)
     jobs = [create_job(js, cluster, f"{tag}-{i}") for i in range(3)]
     start = max(first_fire(j) for j in jobs)
     sleep_until(start + 8)
     wait_fired_until(js, jobs, start + 5)
 
-    print(restart())
+    services = [js, *scheds, *wrks]
+    errors_before = sum(scrape(s).sum("dts_cassandra_errors_total") for s in services)
+    with ReadyzProbe(services) as probe:
+        print(restart())
     restarted_at = time.time()
-    # Every service keeps running and recovers by itself: workers heartbeat
-    # again, a job created now is published and fires.
+    # Every service keeps running and recovers by itself: it is ready again,
+    # workers heartbeat again, a job created now is published and fires.
+    probe.wait_all_ready(timeout=90)
+    if expect_not_ready:
+        probe.assert_each_saw_not_ready(expect_not_ready)
+        errors_after = sum(scrape(s).sum("dts_cassandra_errors_total") for s in services)
+        assert errors_after > errors_before, "dts_cassandra_errors_total did not move"
     wait_workers_ready(scheds, [w.name for w in wrks], timeout=90)
     late = create_job(js, cluster, f"{tag}-created-after")
     jobs.append(late)
@@ -297,7 +395,8 @@ def test_kafka_restart(cluster):
 def test_cassandra_restart(cluster):
     # Issue 10's fault test: fires, claims and results wait for the node
     # (retried) and catch up.
-    survives_restart(cluster, "through-cassandra-restart", d.restart_cassandra)
+    survives_restart(cluster, "through-cassandra-restart", d.restart_cassandra,
+                     expect_not_ready="storage")
 
 
 # ---------------------------------------------------------------------- 5 --

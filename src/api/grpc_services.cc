@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "dts/http/router.h"
+#include "dts/log/log.h"
 #include "dts/metrics/metrics.h"
 
 namespace dts::api {
@@ -24,6 +25,18 @@ class GrpcLatency {
  private:
   metrics::CodeCache<17> cache_;  // gRPC has 17 codes
 };
+
+// The call's x-request-id (kept when well-formed, else a new one), sent
+// back in the initial metadata: the id of its log lines and of the runs it
+// creates.
+std::string RequestIdOf(grpc::ServerContext* context) {
+  const auto& metadata = context->client_metadata();
+  const auto it = metadata.find("x-request-id");
+  std::string id = log::RequestIdFrom(
+      it == metadata.end() ? absl::string_view() : absl::string_view(it->second.data(), it->second.size()));
+  context->AddInitialMetadata("x-request-id", id);
+  return id;
+}
 
 std::string AuthorizationOf(grpc::ServerContext* context) {
   const auto& metadata = context->client_metadata();
@@ -80,6 +93,7 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
   grpc::Status Grpc##Service::Method(grpc::ServerContext* c, const Request* r, Response* out) { \
     static GrpcLatency latency("/dts.v1." #Service "/" #Method);                                \
     const auto start = std::chrono::steady_clock::now();                                        \
+    log::RequestScope scope(RequestIdOf(c));                                                    \
     grpc::Status status =                                                                       \
         Call(api_, *access_, "dts.v1." #Service "/" #Method, c, r, out, &Api::Method);          \
     latency.Record(status.error_code(), start);                                                 \

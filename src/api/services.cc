@@ -8,6 +8,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/match.h"
+#include "dts/log/log.h"
 #include "dts/model/time_convert.h"
 
 namespace dts::api {
@@ -263,7 +264,10 @@ absl::StatusOr<v1::TriggerJobResponse> JobApi::TriggerJob(const v1::TriggerJobRe
   run.set_attempt(1);
   *run.mutable_scheduled_time() = ToProto(now);
   *run.mutable_created_at() = ToProto(now);
+  run.set_request_id(log::CurrentRequestId());
   if (absl::Status s = store_->CreateRun(run); !s.ok()) return s;
+  log::Info("api", "run created", {{"run_id", run.id()}, {"job_id", run.job_id()},
+                                   {"trigger", run.trigger()}});
   if (events_ != nullptr) events_->RunCreated(*job, run);
   v1::TriggerJobResponse response;
   response.set_execution_id(run.id());

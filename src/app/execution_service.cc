@@ -60,7 +60,7 @@ int RunExecutionService(const ExecutionFlags& flags, cli::Context& ctx) {
   if (absl::Status s = ApplyRunAs(flags.run_as, name, &*executor_options, *ctx.err); !s.ok()) {
     return StartupFailure(ctx, name, s);
   }
-  absl::StatusOr<ServiceSetup> setup = SetUpService(kExecutionService, flags.service, ctx);
+  absl::StatusOr<ServiceSetup> setup = SetUpService(kExecutionService, flags.service);
   if (!setup.ok()) return StartupFailure(ctx, name, setup.status());
 
   executor_options->kafka_publish = messaging::MakeKafkaPublish(setup->producer.get());
@@ -71,7 +71,7 @@ int RunExecutionService(const ExecutionFlags& flags, cli::Context& ctx) {
   agent_options->worker_id =
       WorkerId(flags.worker_id.empty() ? DefaultInstanceId(setup->http_addr) : flags.worker_id);
   agent_options->http_address = setup->http_addr;
-  agent_options->on_error = LogTo(ctx, name);
+  agent_options->on_error = LogTo(name);
   const std::string worker_id = agent_options->worker_id.value();
   absl::StatusOr<std::unique_ptr<cluster::WorkerAgent>> agent = cluster::WorkerAgent::Create(
       setup->kafka, setup->shards, setup->store.get(), executor->get(), setup->producer.get(),
@@ -84,7 +84,7 @@ int RunExecutionService(const ExecutionFlags& flags, cli::Context& ctx) {
   // The run history, and the job routes as the job service has them (the
   // front serves all three APIs).
   cluster::JobPublisher publisher(setup->producer.get(),
-                                 {.shards = setup->shards, .on_error = LogTo(ctx, name)});
+                                 {.shards = setup->shards, .on_error = LogTo(name)});
   RandomIdGenerator ids;
   api::JobApi jobs(setup->store.get(), ctx.clock, &ids, &publisher);
   api::SchedulerApi scheduler(&jobs);

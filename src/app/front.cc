@@ -20,6 +20,7 @@
 #include "dts/api/grpc_services.h"
 #include "dts/api/http_gateway.h"
 #include "dts/dashboard/dashboard.h"
+#include "dts/log/log.h"
 #include "dts/http/server.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
@@ -62,6 +63,19 @@ void AddServeFlags(CLI::App& cmd, int* http_threads, std::string* ready_file, Au
   cmd.add_option("--rate-burst", auth->rate_burst, "Requests a token may make at once")
       ->check(CLI::Range(1.0, 1e6))
       ->capture_default_str();
+  cmd.add_option_function<std::string>(
+         "--log-format",
+         [](const std::string& v) { (void)log::SetFormat("--log-format", v); },
+         "Log lines on stderr: text or json (one object per line)")
+      ->check(CLI::IsMember({"text", "json"}, CLI::ignore_case))
+      ->envname("DTS_LOG_FORMAT")
+      ->default_str("text");
+  cmd.add_option_function<std::string>(
+         "--log-level", [](const std::string& v) { (void)log::SetLevel("--log-level", v); },
+         "Lowest level logged: debug, info, warn or error")
+      ->check(CLI::IsMember({"debug", "info", "warn", "error"}, CLI::ignore_case))
+      ->envname("DTS_LOG_LEVEL")
+      ->default_str("info");
   cmd.add_option("--audit-log", auth->audit_log,
                  "Append the audit log (JSON lines) to this file (default: stderr, \"audit: \" prefixed)");
 }
@@ -206,11 +220,15 @@ int Serve(const FrontOptions& options, const FrontApis& apis, const sigset_t& si
   // Said on stderr when it changes, and at start only when not ready.
   bool starting = true;
   Readiness readiness(options.readiness, absl::Seconds(1),
-                      [health, &ctx, &options, &starting](bool ready) {
-                        if (health != nullptr) health->SetServingStatus(ready);
-                        if (!ready || !starting) {
-                          *ctx.err << options.name << ": " << (ready ? "ready" : "NOT READY")
-                                   << "\n";
+                      [health, &options, &starting](const ReadinessResult& result) {
+                        if (health != nullptr) health->SetServingStatus(result.ready);
+                        if (!result.ready || !starting) {
+                          log::Fields checks;
+                          for (const auto& [name, status] : result.checks) {
+                            checks.emplace_back(name, status.ok() ? "ok" : status.message());
+                          }
+                          log::Write(result.ready ? log::Level::kInfo : log::Level::kWarn,
+                                     options.name, result.ready ? "ready" : "NOT READY", checks);
                         }
                         starting = false;
                       });

@@ -6,7 +6,7 @@
 namespace dts::app {
 
 Readiness::Readiness(std::vector<ReadinessCheck> checks, absl::Duration interval,
-                     std::function<void(bool)> on_change)
+                     std::function<void(const ReadinessResult&)> on_change)
     : checks_(std::move(checks)), interval_(interval), on_change_(std::move(on_change)) {}
 
 Readiness::~Readiness() { Stop(); }
@@ -23,14 +23,13 @@ ReadinessResult Readiness::RunChecks() const {
 }
 
 void Readiness::Publish(ReadinessResult result, bool always_notify) {
-  const bool ready = result.ready;
   bool changed;
   {
     absl::MutexLock lock(&mu_);
-    changed = ready != latest_.ready;
-    latest_ = std::move(result);
+    changed = result.ready != latest_.ready;
+    latest_ = result;
   }
-  if ((changed || always_notify) && on_change_) on_change_(ready);
+  if ((changed || always_notify) && on_change_) on_change_(result);
 }
 
 void Readiness::Start() {

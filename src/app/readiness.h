@@ -30,13 +30,13 @@ struct ReadinessResult {
 };
 
 // Runs every check once in Start(), then every `interval` on its own thread,
-// and keeps the latest result. `on_change(ready)` is called from Start() and
-// then whenever readiness flips (the gRPC health service's status).
+// and keeps the latest result. `on_change(result)` is called from Start()
+// and then whenever readiness flips (the gRPC health service's status).
 // Thread-safe.
 class Readiness {
  public:
   Readiness(std::vector<ReadinessCheck> checks, absl::Duration interval,
-            std::function<void(bool)> on_change);
+            std::function<void(const ReadinessResult&)> on_change);
   ~Readiness();  // Stop()
   Readiness(const Readiness&) = delete;
   Readiness& operator=(const Readiness&) = delete;
@@ -55,7 +55,7 @@ class Readiness {
 
   const std::vector<ReadinessCheck> checks_;
   const absl::Duration interval_;
-  const std::function<void(bool)> on_change_;
+  const std::function<void(const ReadinessResult&)> on_change_;
   mutable absl::Mutex mu_;
   ReadinessResult latest_ ABSL_GUARDED_BY(mu_);
   bool stop_ ABSL_GUARDED_BY(mu_) = false;

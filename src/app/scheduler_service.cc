@@ -85,7 +85,7 @@ void Housekeeping(cluster::WorkerFleet* fleet, cluster::ShardOwner* owner,
 int RunSchedulerService(const SchedulerFlags& flags, cli::Context& ctx) {
   const std::string name(kSchedulerService.name);
   const sigset_t signals = BlockShutdownSignals();
-  absl::StatusOr<ServiceSetup> setup = SetUpService(kSchedulerService, flags.service, ctx);
+  absl::StatusOr<ServiceSetup> setup = SetUpService(kSchedulerService, flags.service);
   if (!setup.ok()) return StartupFailure(ctx, name, setup.status());
   absl::StatusOr<std::unique_ptr<allocator::Allocator>> allocator =
       CreateAllocator(flags.placement, ctx.clock);
@@ -144,7 +144,7 @@ int RunSchedulerService(const SchedulerFlags& flags, cli::Context& ctx) {
   shards.on_revoked = [&owner](const std::vector<messaging::TopicPartition>& p, bool lost) {
     owner.OnRevoked(p, lost);
   };
-  shards.on_error = LogTo(ctx, absl::StrCat(name, ": kafka"));
+  shards.on_error = LogTo(absl::StrCat(name, ": kafka"));
   absl::StatusOr<std::unique_ptr<messaging::KafkaConsumer>> shard_consumer =
       messaging::KafkaConsumer::Create(setup->kafka, shards, ctx.clock);
   if (!shard_consumer.ok()) return StartupFailure(ctx, name, shard_consumer.status());
@@ -168,7 +168,7 @@ int RunSchedulerService(const SchedulerFlags& flags, cli::Context& ctx) {
 
   RandomIdGenerator ids;
   cluster::JobPublisher publisher(setup->producer.get(),
-                                 {.shards = setup->shards, .on_error = LogTo(ctx, name)});
+                                 {.shards = setup->shards, .on_error = LogTo(name)});
   api::JobApi jobs(store, ctx.clock, &ids, &publisher, &placement);
   api::SchedulerApi scheduler(&jobs, &placement);
   api::ExecutionApi executions(store);

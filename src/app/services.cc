@@ -12,6 +12,7 @@
 #include "dts/api/services.h"
 #include "dts/cluster/job_publisher.h"
 #include "dts/common/id_generator.h"
+#include "dts/log/log.h"
 #include "dts/messaging/admin.h"
 #include "dts/messaging/config.h"
 #include "dts/messaging/producer.h"
@@ -33,8 +34,7 @@ void AddServiceFlags(CLI::App& cmd, const ServiceKind& kind, ServiceFlags* flags
   AddCassandraFlags(cmd, &flags->cassandra);
 }
 
-absl::StatusOr<ServiceSetup> SetUpService(const ServiceKind& kind, const ServiceFlags& flags,
-                                          cli::Context& ctx) {
+absl::StatusOr<ServiceSetup> SetUpService(const ServiceKind& kind, const ServiceFlags& flags) {
   ServiceSetup out;
   absl::StatusOr<Settings> settings = Settings::Load();
   if (!settings.ok()) return settings.status();
@@ -82,7 +82,7 @@ absl::StatusOr<ServiceSetup> SetUpService(const ServiceKind& kind, const Service
     return s;
   }
   messaging::ProducerOptions producer_options;
-  producer_options.on_error = LogTo(ctx, absl::StrCat(kind.name, ": kafka"));
+  producer_options.on_error = LogTo(absl::StrCat(kind.name, ": kafka"));
   absl::StatusOr<std::unique_ptr<messaging::KafkaProducer>> producer =
       messaging::KafkaProducer::Create(out.kafka, producer_options);
   if (!producer.ok()) return producer.status();
@@ -90,9 +90,9 @@ absl::StatusOr<ServiceSetup> SetUpService(const ServiceKind& kind, const Service
   return out;
 }
 
-std::function<void(const absl::Status&)> LogTo(cli::Context& ctx, absl::string_view name) {
-  return [&ctx, name = std::string(name)](const absl::Status& s) {
-    *ctx.err << name << ": " << s.message() << "\n";
+std::function<void(const absl::Status&)> LogTo(absl::string_view name) {
+  return [name = std::string(name)](const absl::Status& s) {
+    log::Error(name, s.message(), {{"code", absl::StatusCodeToString(s.code())}});
   };
 }
 
@@ -129,10 +129,10 @@ constexpr ServiceKind kJobService{.name = "dts job-service",
 
 int RunJobService(const ServiceFlags& flags, cli::Context& ctx) {
   const sigset_t signals = BlockShutdownSignals();
-  absl::StatusOr<ServiceSetup> setup = SetUpService(kJobService, flags, ctx);
+  absl::StatusOr<ServiceSetup> setup = SetUpService(kJobService, flags);
   if (!setup.ok()) return StartupFailure(ctx, kJobService.name, setup.status());
   cluster::JobPublisher publisher(setup->producer.get(),
-                                 {.shards = setup->shards, .on_error = LogTo(ctx, kJobService.name)});
+                                 {.shards = setup->shards, .on_error = LogTo(kJobService.name)});
   RandomIdGenerator ids;
   api::JobApi jobs(setup->store.get(), ctx.clock, &ids, &publisher);
   // The seed's scheduler routes work here on the stored jobs; workers and

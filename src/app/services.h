@@ -53,7 +53,7 @@ void AddServiceFlags(CLI::App& cmd, const ServiceKind& kind, ServiceFlags* flags
 // What a service has once its configuration checked out: addresses, token,
 // Kafka and Cassandra settings, the store (schema checked, not migrated: that
 // is `dts migrate`'s), the topics (created when missing) and an idempotent
-// producer whose errors go to ctx.err.
+// producer whose errors are logged.
 struct ServiceSetup {
   Settings settings;
   std::string grpc_addr;
@@ -69,12 +69,11 @@ struct ServiceSetup {
 
 // INVALID_ARGUMENT (a usage error) for bad flags or settings; UNAVAILABLE
 // and others when Kafka or Cassandra cannot be used. For StartupFailure().
-absl::StatusOr<ServiceSetup> SetUpService(const ServiceKind& kind, const ServiceFlags& flags,
-                                          cli::Context& ctx);
+absl::StatusOr<ServiceSetup> SetUpService(const ServiceKind& kind, const ServiceFlags& flags);
 
-// Reports "<name>: <message>" on ctx.err: the error callback of the parts a
+// Logs the error (component `name`): the error callback of the parts a
 // service wires together.
-std::function<void(const absl::Status&)> LogTo(cli::Context& ctx, absl::string_view name);
+std::function<void(const absl::Status&)> LogTo(absl::string_view name);
 
 // Serves `apis` on the setup's listeners until SIGINT/SIGTERM (Serve());
 // `instance` names this process in the ready line.

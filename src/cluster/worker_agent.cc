@@ -8,6 +8,7 @@
 #include "dts/cluster/task_message.h"
 #include "dts/common/id_generator.h"
 #include "dts/execution/local_worker.h"
+#include "dts/model/run_log.h"
 #include "dts/model/time_convert.h"
 #include "dts/storage/shard.h"
 
@@ -400,6 +401,7 @@ void WorkerAgent::Launch(const RunId& id, const v1::TaskMessage& task) {
   execution::RunRequest request = execution::RunRequestFor(
       job, task.run(), allocator::ResourcesFromProto(task.run().resources()),
       options_.max_output_bytes);
+  LogRun("worker", "run started", task.run());
   const absl::Status started = executor_->Start(
       std::move(request), [this, id](execution::RunOutcome outcome) { Finish(id, std::move(outcome)); });
   if (!started.ok()) {
@@ -431,6 +433,7 @@ void WorkerAgent::Finish(const RunId& id, execution::RunOutcome outcome) {
     }
   }
   execution::ApplyOutcome(outcome, final_run);
+  LogRun("worker", "run ended", final_run);
   const absl::StatusOr<bool> recorded =
       Transition(final_run, RunStatusName(RunStatus::kRunning));
   if (!recorded.ok()) {

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "dts/model/run_log.h"
 #include "dts/model/time_convert.h"
 
 namespace dts::execution {
@@ -115,6 +116,7 @@ void LocalWorker::Launch(const Job& job, Run run, const allocator::Resources& gr
   // The callback is either handed to the executor or not; keep `ended` out
   // of it until Start() has said which.
   auto shared_ended = std::make_shared<RunEnded>(std::move(ended));
+  LogRun("worker", "run started", run);
   absl::Status started = executor_->Start(
       std::move(request), [this, run, shared_ended](RunOutcome outcome) mutable {
         Finish(std::move(run), std::move(outcome), std::move(*shared_ended));

@@ -13,6 +13,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "dts/http/errors.h"
+#include "dts/log/log.h"
 #include "dts/metrics/metrics.h"
 
 namespace dts::http {
@@ -176,6 +177,15 @@ std::string AllowHeader(const std::vector<Route>& routes) {
 }  // namespace
 
 Response Router::Dispatch(const Request& request) const {
+  // The request's id is in every log line written while it is served, and
+  // goes back to the client.
+  log::RequestScope scope(log::RequestIdFrom(request.Header("x-request-id").value_or("")));
+  Response response = DispatchRoute(request);
+  response.headers.emplace_back("X-Request-Id", log::CurrentRequestId());
+  return response;
+}
+
+Response Router::DispatchRoute(const Request& request) const {
   const auto start = std::chrono::steady_clock::now();
   const Segments segments = SplitPath(request.path);
   Segments values;

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "dts/model/time_convert.h"
+#include "dts/model/run_log.h"
 #include "dts/scheduler/run_id.h"
 #include "dts/storage/shard.h"
 
@@ -283,7 +284,10 @@ void Engine::HandOver(std::vector<JobRun> runs, absl::Time now) {
   dispatcher_->DispatchAll(std::move(runs));
 }
 
-void Engine::CountEnded(const Run& run) { RunsEnded().With({run.status()}).Increment(); }
+void Engine::CountEnded(const Run& run) {
+  RunsEnded().With({run.status()}).Increment();
+  LogRun("engine", "run ended", run);
+}
 
 absl::StatusOr<int> Engine::FireDue() {
   absl::MutexLock fire_lock(&fire_mu_);

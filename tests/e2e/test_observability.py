@@ -167,3 +167,85 @@ def test_docs_and_grafana_cover_every_family():
     charted = families_in(exprs)
     assert charted <= every, f"the dashboard charts unknown families: {charted - every}"
     assert every <= charted, f"no panel for {every - charted}"
+
+
+# ---- logs ----
+
+def log_lines(server):
+    """The JSON log lines of the server's output (audit lines and the ready
+    line are not JSON objects of the log)."""
+    lines = []
+    for line in server.output().splitlines():
+        if line.startswith("{"):
+            lines.append(json.loads(line))
+    return lines
+
+
+def test_request_ids_reach_the_log_lines_of_the_runs_they_create(tmp_path):
+    s = Server(tmp_path / "data", extra_args=["--log-format", "json", "--log-level", "info"])
+    try:
+        job = create_job(s, cron_expression=NEVER, executor={"command": {"argv": ["/bin/true"]}})
+        # HTTP: the client's X-Request-Id is kept and sent back.
+        req = urllib.request.Request(s.base_url + f"/v1/jobs/{job}/run", data=b"{}", method="POST",
+                                     headers={"X-Request-Id": "trace-http-1"})
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            assert resp.headers["X-Request-Id"] == "trace-http-1"
+            http_run = json.loads(resp.read())["execution_id"]
+        # A request without one gets a new id, also sent back.
+        with urllib.request.urlopen(s.base_url + "/healthz", timeout=30) as resp:
+            assert re.fullmatch(r"[0-9a-f]{16}", resp.headers["X-Request-Id"]), resp.headers
+        # gRPC: x-request-id metadata (the CLI sends none: the server makes one).
+        out = run_cli("job", "trigger", "--id", job, server=s)
+        assert out.returncode == 0, out.stderr
+        wait_for(lambda: len(list_runs(s, job_id=job, status="COMPLETED")) == 2, timeout=30,
+                 message="both runs completed")
+
+        def lines_of(run_id):
+            return [l for l in log_lines(s) if l.get("run_id") == run_id]
+
+        events = wait_for(lambda: (lambda ls: ls if {"run created", "run started", "run ended"}
+                                   <= {l["msg"] for l in ls} else None)(lines_of(http_run)),
+                          timeout=30, message="the HTTP-triggered run's log lines")
+        for line in events:
+            assert line["request_id"] == "trace-http-1", line
+            assert line["level"] == "info" and line["job_id"] == job, line
+            assert set(line) >= {"time", "level", "component", "msg"}, line
+        ended = next(l for l in events if l["msg"] == "run ended")
+        assert ended["status"] == "COMPLETED" and ended["worker_id"] == "local", ended
+        # The stored run keeps the id too.
+        assert s.request("GET", f"/v1/executions/{http_run}")[1]["request_id"] == "trace-http-1"
+
+        grpc_runs = [r["id"] for r in list_runs(s, job_id=job) if r["id"] != http_run]
+        assert len(grpc_runs) == 1
+        grpc_lines = lines_of(grpc_runs[0])
+        ids = {l.get("request_id") for l in grpc_lines}
+        assert len(ids) == 1 and re.fullmatch(r"[0-9a-f]{16}", ids.pop()), grpc_lines
+    finally:
+        s.stop()
+
+
+def test_scheduled_runs_log_at_debug_only(tmp_path):
+    s = Server(tmp_path / "data", extra_args=["--log-format", "json"])
+    try:
+        job = create_job(s, cron_expression=EVERY_SECOND)
+        wait_for(lambda: len(list_runs(s, job_id=job, status="COMPLETED")) >= 2, timeout=30,
+                 message="scheduled runs")
+        assert not [l for l in log_lines(s) if l.get("job_id") == job], "info logs every fire"
+    finally:
+        s.stop()
+    s = Server(tmp_path / "data2", extra_args=["--log-format", "json", "--log-level", "debug"])
+    try:
+        job = create_job(s, cron_expression=EVERY_SECOND)
+        lines = wait_for(lambda: [l for l in log_lines(s) if l.get("job_id") == job
+                                  and l["msg"] == "run ended"], timeout=30, message="debug lines")
+        assert lines[0]["level"] == "debug" and "request_id" not in lines[0], lines[0]
+    finally:
+        s.stop()
+
+
+def test_bad_log_flags_are_refused(tmp_path):
+    for flag, value in (("--log-format", "xml"), ("--log-level", "loud")):
+        out = run_cli("server", "--data-dir", str(tmp_path / "d"), flag, value)
+        assert out.returncode == 2, (flag, out.returncode, out.stderr)
+        assert flag in out.stderr, out.stderr
+        assert not (tmp_path / "d").exists(), "a refused start created the data directory"

@@ -62,13 +62,17 @@ class Router {
   // OK, or the first error of Add().
   const absl::Status& status() const { return status_; }
 
-  // Runs the matching handler (exceptions propagate) or builds the 404/405.
+  // Runs the matching handler (exceptions propagate) or builds the 404/405,
+  // within a log::RequestScope of the request's X-Request-Id (kept when
+  // well-formed, else a new one), which the response carries back.
   Response Dispatch(const Request& request) const;
 
  private:
   struct Route;
   struct Node;
   struct RouteLatency;
+  // Dispatch() without the request id.
+  Response DispatchRoute(const Request& request) const;
 
   std::unique_ptr<Node> root_;
   absl::Status status_;

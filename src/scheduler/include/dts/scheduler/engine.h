@@ -193,7 +193,7 @@ class Engine final : public JobEvents {
   // Starts the retries that are due; part of FireDue().
   void StartDueRetries(absl::Time now);
   void QueueRetry(const Run& run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // dts_runs_total{status} for a run that ended.
+  // dts_runs_total{status} and the "run ended" log line of a run that ended.
   static void CountEnded(const Run& run);
 
   storage::Store* const store_;

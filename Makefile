@@ -76,6 +76,7 @@ fuzz:
 	  -timeout=10 -rss_limit_mb=2048 $(FUZZ_BUILD_DIR)/corpus/task_message fuzz/corpus/task_message
 
 bench:
+	bash scripts/install-deps.sh --bench
 	BUILD_DIR=$(BUILD_DIR) JOBS=$(JOBS) bash scripts/bench.sh
 
 services-up:

@@ -3,7 +3,8 @@
 # benchmark, and prints one summary table at the end. docs/benchmarks.md
 # explains the method and holds the recorded figures.
 #
-#   1. cron_bench            next()/parse of the cron library
+#   1. cron_bench            next()/parse of the cron library; bench/peers: the
+#                            same cases on robfig/cron, gorhill/cronexpr, croniter
 #   2. engine_bench          due index and Engine::FireDue, 1M jobs, one core
 #   3. store_bench, e2e_bench  the SQLite store's cost per fire; `dts server`
 #                            firing 10k noop jobs every second
@@ -18,7 +19,8 @@
 #   BUILD_DIR (build)  API_SECONDS (10)  E2E_JOBS (10000)  E2E_SECONDS (20)
 #   E2E_LIGHT_JOBS (1000: a second e2e and Quartz run below saturation)
 #   ENGINE_JOBS (1000000)  ENGINE_REPS (3)  QUARTZ_DRAIN_JOBS (= ENGINE_JOBS)
-#   WRK_CONNECTIONS (64)  SKIP ("cron engine e2e quartz api cql": parts to skip)
+#   WRK_CONNECTIONS (64)  SKIP ("cron peers engine allocator e2e quartz api cql":
+#   parts to skip)
 #   CQL_ROUNDS (1 here), CQL_SECONDS, CQL_CONCURRENCY, DTS_CASSANDRA_PORT (19042):
 #   see bench/cassandra/run.sh
 set -euo pipefail
@@ -135,6 +137,40 @@ if ! skip cron; then
   v=$(cron_max '^parse/'); row "cron parse, slowest median (ns)" "$(fmt "$v")" "≤ 1000" "$(verdict "$v" le 1000)"
 fi
 
+# ---- 1b. cron peers: robfig/cron, gorhill/cronexpr (Go), croniter (Python) ----
+if ! skip cron && ! skip peers; then
+  step "cron next() peers, side by side (bench/peers)"
+  GOWORK_DIR=$WORK/gopath/src/cronpeers
+  mkdir -p "$GOWORK_DIR"
+  cp bench/peers/cron_peers_test.go bench/peers/cron_cases.tsv "$GOWORK_DIR/"
+  (cd "$GOWORK_DIR" && GOPATH=$WORK/gopath:/usr/share/gocode GO111MODULE=off GOFLAGS= \
+    GOCACHE=$WORK/gocache go test -run '^$' -bench . -benchtime 0.5s -count 3) | tee "$WORK/peers-go.out"
+  /usr/bin/python3 bench/peers/cron_croniter.py 0.5 | tee "$WORK/peers-py.out"
+  # peer_ns LIB CASE: the median ns/op of LIB on CASE (empty: unsupported).
+  peer_ns() {
+    { grep "^BenchmarkNext/$1/$2-" "$WORK/peers-go.out" | awk '{ print $3 }' || true
+      grep "^$1/$2 " "$WORK/peers-py.out" | awk '{ print $2 }' || true; } | sort -g |
+      awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'
+  }
+  printf '\n%-18s %10s %10s %10s %10s\n' case "ours ns" robfig gorhill croniter
+  : >"$WORK/peers.tsv"
+  while IFS=$'\t' read -r name _ _ _; do
+    [[ -z $name || $name == \#* ]] && continue
+    ours=$(jq -r --arg n "next/$name" "[$JQ_MEDIANS[] | select(.run_name == \$n) | .cpu_time][0] // empty" "$WORK/cron.json")
+    r=$(peer_ns robfig "$name"); g=$(peer_ns gorhill "$name"); c=$(peer_ns croniter "$name")
+    printf '%-18s %10.1f %10s %10s %10s\n' "$name" "$ours" "${r:--}" "${g:--}" "${c:--}"
+    printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$ours" "$r" "$g" "$c" >>"$WORK/peers.tsv"
+  done <bench/peers/cron_cases.tsv
+  # geo COLUMN: geometric mean of peer/ours over the cases both support, and
+  # the count; low COLUMN: the smallest ratio.
+  geo() { awk -F'\t' -v c="$1" '$c != "" { s += log($c / $2); n++ } END { if (n) printf "%.1f %d", exp(s / n), n }' "$WORK/peers.tsv"; }
+  low() { awk -F'\t' -v c="$1" '$c != "" { r = $c / $2; if (!n++ || r < m) m = r } END { if (n) printf "%.1f %d", m, n }' "$WORK/peers.tsv"; }
+  read -r v n <<<"$(geo 3)"; row "cron next() vs robfig/cron: geometric-mean speed-up ($n expressions both parse)" "${v}×" "≥ 5×" "$(verdict "$v" ge 5)"
+  read -r v n <<<"$(low 4)"; row "cron next() vs gorhill/cronexpr: smallest speed-up ($n expressions)" "${v}×" "≥ 3× each" "$(verdict "$v" ge 3)"
+  read -r v n <<<"$(geo 4)"; row "cron next() vs gorhill/cronexpr: geometric mean (info)" "${v}×" "-" "-"
+  read -r v n <<<"$(geo 5)"; row "cron next() vs croniter: geometric-mean speed-up ($n expressions, info)" "${v}×" "-" "-"
+fi
+
 # ---- 2. engine ----
 if ! skip engine; then
   step "engine_bench ($ENGINE_JOBS jobs)"
@@ -153,7 +189,7 @@ if ! skip engine; then
   if [[ $ENGINE_JOBS -gt 100000 ]]; then
     v=$(em '^Engine/FireDue/100000/' items_per_second); row "Engine::FireDue fires/s, 100000 jobs (info)" "$(fmt "$v")" "-" "-"
   fi
-  v=$(em "^Engine/FireDue/$ENGINE_JOBS/" engine_bytes_per_job); row "engine heap per indexed job (B, info)" "$(fmt "$v")" "-" "-"
+  v=$(em "^Engine/FireDue/$ENGINE_JOBS/" engine_bytes_per_job); row "memory per job at $ENGINE_JOBS jobs: engine heap per indexed job (B, info)" "$(fmt "$v")" "-" "-"
   v=$(em '^Parts/ScheduledRunId$' cpu_time); row "ScheduledRunId per fire (ns, info)" "$(fmt "$v")" "-" "-"
 fi
 

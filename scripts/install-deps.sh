@@ -26,6 +26,15 @@ PACKAGES=(
   curl procps
 )
 
+# `install-deps.sh --bench` (make bench): also the peers the benchmarks run
+# against, side by side: robfig/cron and gorhill/cronexpr (Go sources, with
+# a Go toolchain when none is on PATH), croniter, Quartz; and jq.
+if [[ ${1:-} == --bench ]]; then
+  PACKAGES+=(jq golang-github-robfig-cron-dev golang-github-gorhill-cronexpr-dev python3-croniter
+             libquartz2-java libslf4j-java)
+  command -v go >/dev/null || PACKAGES+=(golang-go)
+fi
+
 missing=()
 for pkg in "${PACKAGES[@]}"; do
   status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)

@@ -1,5 +1,7 @@
 // Fire times across daylight-saving transitions (docs/cron.md, "DST").
 
+#include <thread>
+
 #include "cron/test_util.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -9,6 +11,47 @@ namespace {
 
 using ::testing::ElementsAre;
 using testing::NextN;
+using testing::Rfc;
+using testing::Utc;
+using testing::Zone;
+
+// Next() keeps, per thread, the offset period of the last instant it was
+// asked about. A year's walk on one thread (the cache warm, moved at each
+// transition, shared by two schedules of the zone) must give exactly what a
+// thread with a cold cache computes for every single step.
+TEST(DstPeriodCacheTest, WarmAndColdCachesAgreeAcrossTransitions) {
+  // A few days before each 2026 transition of these zones: New York Mar 8
+  // and Nov 1, London Mar 29 and Oct 25, Lord Howe Apr 5 and Oct 4.
+  const char* kStarts[] = {"2026-03-05T00:00:00Z", "2026-03-26T00:00:00Z", "2026-04-02T00:00:00Z",
+                           "2026-10-01T00:00:00Z", "2026-10-22T00:00:00Z", "2026-10-29T00:00:00Z"};
+  for (const char* zone : {"America/New_York", "Australia/Lord_Howe", "Europe/London"}) {
+    for (const char* expr : {"*/15 * * * *", "30 1 * * *", "0 2 * * *", "*/20 * * * * *"}) {
+      absl::StatusOr<Schedule> s = Schedule::Create(expr, Zone(zone));
+      absl::StatusOr<Schedule> other = Schedule::Create("0 * * * *", Zone(zone));
+      ASSERT_TRUE(s.ok() && other.ok());
+      for (const char* start_text : kStarts) {
+        const absl::Time start = Rfc(start_text);
+        const absl::Time stop = start + absl::Hours(24 * 8);
+        std::vector<absl::Time> from = {start};
+        std::vector<absl::Time> warm;
+        while (warm.size() < 800 && from.back() < stop) {
+          warm.push_back(*s->Next(from.back(), start));
+          (void)other->Next(warm.back() - absl::Hours(5), start);  // moves the zone's period
+          from.push_back(warm.back());
+        }
+        // Each step on a fresh thread: the cache is cold for every one.
+        std::vector<absl::Time> cold(warm.size());
+        for (size_t i = 0; i < warm.size(); ++i) {
+          std::thread([&, i] { cold[i] = *s->Next(from[i], start); }).join();
+        }
+        for (size_t i = 0; i < warm.size(); ++i) {
+          ASSERT_EQ(warm[i], cold[i]) << zone << " " << expr << " from " << Utc(from[i])
+                                      << ": warm " << Utc(warm[i]) << " cold " << Utc(cold[i]);
+        }
+      }
+    }
+  }
+}
 
 // America/New_York 2026: 02:00 EST -> 03:00 EDT on Mar 8 (07:00Z);
 // 02:00 EDT -> 01:00 EST on Nov 1 (06:00Z).

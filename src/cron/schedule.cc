@@ -1,8 +1,14 @@
 #include "dts/cron/schedule.h"
 
+#include <cstdint>
+#include <limits>
+#include <string>
 #include <utility>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/strings/str_cat.h"
 #include "cron/civil.h"
 #include "cron/matcher.h"
@@ -25,6 +31,34 @@ bool IsSafeZoneName(absl::string_view name) {
     if (!ok) return false;
   }
   return true;
+}
+
+// One zone's stretch of constant UTC offset around the last instant asked
+// about, in Unix seconds: [safe_start, end) holds the instants whose wall
+// time occurs once and lies in that stretch (safe_start skips the wall times
+// a fall-back at its start repeats; end is the next transition).
+struct OffsetPeriod {
+  uint64_t zone_id = 0;  // 0: empty slot
+  int64_t safe_start = 0;
+  int64_t end = 0;
+  int32_t offset = 0;
+};
+
+// Per thread, so that Schedule stays immutable and shareable: a firing thread
+// walks many schedules of a few zones, and each slot keeps one zone's period.
+thread_local OffsetPeriod t_periods[8];
+
+int64_t SecondsSinceEpoch(const absl::CivilSecond& cs) {
+  return cs - absl::CivilSecond(1970, 1, 1, 0, 0, 0);
+}
+
+// A number per zone name, the same for every schedule of that zone: the key
+// of t_periods. Taken once, when a schedule is made.
+uint64_t ZoneIdOf(const absl::TimeZone& zone) {
+  static absl::Mutex mu;
+  static auto* ids ABSL_GUARDED_BY(mu) = new absl::flat_hash_map<std::string, uint64_t>();
+  absl::MutexLock lock(&mu);
+  return ids->try_emplace(zone.name(), ids->size() + 1).first->second;
 }
 
 // The instant of the first occurrence of wall time `cs` in `zone`: itself
@@ -63,6 +97,8 @@ Schedule::Schedule(std::shared_ptr<const Spec> spec, absl::TimeZone zone)
   absl::TimeZone::CivilTransition transition;
   if (!zone_.NextTransition(absl::InfinitePast(), &transition)) {
     fixed_offset_ = zone_.At(absl::UnixEpoch()).offset;
+  } else {
+    zone_id_ = ZoneIdOf(zone_);
   }
 }
 
@@ -91,7 +127,10 @@ std::optional<absl::Time> Schedule::NextInterval(absl::Time after, absl::Time an
 }
 
 std::optional<absl::Time> Schedule::NextFixedOffset(absl::Time after) const {
-  const int64_t offset = *fixed_offset_;
+  return NextWithOffset(after, *fixed_offset_);
+}
+
+std::optional<absl::Time> Schedule::NextWithOffset(absl::Time after, int64_t offset) const {
   const int64_t local = absl::ToUnixSeconds(after) + offset;
   const civil::Time start = civil::Time::FromLocalSeconds(local + 1);
   civil::Time match;
@@ -105,7 +144,39 @@ std::optional<absl::Time> Schedule::NextFixedOffset(absl::Time after) const {
 //    instant ("primary" fires, found by a calendar search);
 //  * when the hour field begins with '*', the second occurrence of a repeated
 //    wall time fires too ("second-pass" fires, found per fall-back transition).
+// The common case in a zone with transitions: `after` and the next match
+// lie in one stretch of constant offset (no transition between them, and
+// `after` is not in a repeated hour), so the answer is the fixed-offset one
+// and no zone lookup is needed. Otherwise nullopt, and NextInZone decides.
+std::optional<absl::Time> Schedule::NextInPeriod(absl::Time after) const {
+  const int64_t t = absl::ToUnixSeconds(after);
+  OffsetPeriod& period = t_periods[zone_id_ % std::size(t_periods)];
+  if (period.zone_id != zone_id_ || t < period.safe_start || t >= period.end) {
+    const absl::Time at = absl::FromUnixSeconds(t);
+    OffsetPeriod found;
+    found.zone_id = zone_id_;
+    found.offset = zone_.At(at).offset;
+    found.safe_start = std::numeric_limits<int64_t>::min();
+    found.end = std::numeric_limits<int64_t>::max();
+    absl::TimeZone::CivilTransition transition;
+    if (zone_.NextTransition(at, &transition)) {
+      found.end = SecondsSinceEpoch(transition.from) - found.offset;
+    }
+    if (zone_.PrevTransition(at + absl::Seconds(1), &transition)) {
+      const int64_t start = SecondsSinceEpoch(transition.to) - found.offset;
+      const int64_t repeated = SecondsSinceEpoch(transition.from) - SecondsSinceEpoch(transition.to);
+      found.safe_start = start + std::max<int64_t>(repeated, 0);
+    }
+    if (t < found.safe_start || t >= found.end) return std::nullopt;  // in a repeated hour
+    period = found;
+  }
+  std::optional<absl::Time> candidate = NextWithOffset(after, period.offset);
+  if (!candidate || absl::ToUnixSeconds(*candidate) >= period.end) return std::nullopt;
+  return candidate;
+}
+
 std::optional<absl::Time> Schedule::NextInZone(absl::Time after) const {
+  if (std::optional<absl::Time> fast = NextInPeriod(after)) return fast;
   const absl::TimeZone::CivilInfo now = zone_.At(after);
   const absl::Time floor = after - now.subsecond;
   const absl::TimeZone::TimeInfo now_info = zone_.At(now.cs);

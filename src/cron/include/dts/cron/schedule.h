@@ -52,6 +52,10 @@ class Schedule {
 
   std::optional<absl::Time> NextInterval(absl::Time after, absl::Time anchor) const;
   std::optional<absl::Time> NextFixedOffset(absl::Time after) const;
+  // The next match after `after` computed as if the zone were `offset`
+  // seconds east of UTC throughout.
+  std::optional<absl::Time> NextWithOffset(absl::Time after, int64_t offset) const;
+  std::optional<absl::Time> NextInPeriod(absl::Time after) const;
   std::optional<absl::Time> NextInZone(absl::Time after) const;
 
   // Shared and immutable, so copies are cheap; never null.
@@ -59,6 +63,9 @@ class Schedule {
   absl::TimeZone zone_;
   // Seconds east of UTC when the zone never changes offset (UTC, Etc/*).
   std::optional<int32_t> fixed_offset_;
+  // The zone's key in the per-thread cache of offset periods (schedule.cc);
+  // 0 for a fixed-offset zone.
+  uint64_t zone_id_ = 0;
 };
 
 }  // namespace dts::cron

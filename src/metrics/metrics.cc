@@ -207,40 +207,38 @@ Registry::Entry& Registry::Find(absl::string_view name, absl::string_view help, 
   return entry;
 }
 
+template <typename Metric>
+Family<Metric>& Registry::AddFamily(absl::string_view name, absl::string_view help, Type type,
+                                    std::vector<std::string> labels,
+                                    std::function<std::unique_ptr<Metric>()> make) {
+  absl::MutexLock lock(&mu_);
+  Entry& entry = Find(name, help, type, labels);
+  if (entry.family.index() == 0) {
+    entry.family = std::unique_ptr<Family<Metric>>(new Family<Metric>(
+        std::string(name), std::string(help), std::move(labels), std::move(make)));
+  }
+  return *std::get<std::unique_ptr<Family<Metric>>>(entry.family);
+}
+
 Family<Counter>& Registry::AddCounter(absl::string_view name, absl::string_view help,
                                       std::vector<std::string> labels) {
-  absl::MutexLock lock(&mu_);
-  Entry& entry = Find(name, help, Type::kCounter, labels);
-  if (entry.family.index() == 0) {
-    entry.family = std::unique_ptr<Family<Counter>>(new Family<Counter>(
-        std::string(name), std::string(help), std::move(labels), [] { return std::make_unique<Counter>(); }));
-  }
-  return *std::get<std::unique_ptr<Family<Counter>>>(entry.family);
+  return AddFamily<Counter>(name, help, Type::kCounter, std::move(labels),
+                            [] { return std::make_unique<Counter>(); });
 }
 
 Family<Gauge>& Registry::AddGauge(absl::string_view name, absl::string_view help,
                                   std::vector<std::string> labels) {
-  absl::MutexLock lock(&mu_);
-  Entry& entry = Find(name, help, Type::kGauge, labels);
-  if (entry.family.index() == 0) {
-    entry.family = std::unique_ptr<Family<Gauge>>(new Family<Gauge>(
-        std::string(name), std::string(help), std::move(labels), [] { return std::make_unique<Gauge>(); }));
-  }
-  return *std::get<std::unique_ptr<Family<Gauge>>>(entry.family);
+  return AddFamily<Gauge>(name, help, Type::kGauge, std::move(labels),
+                          [] { return std::make_unique<Gauge>(); });
 }
 
 Family<Histogram>& Registry::AddHistogram(absl::string_view name, absl::string_view help,
                                           std::vector<std::string> labels,
                                           std::span<const double> bounds) {
-  absl::MutexLock lock(&mu_);
-  Entry& entry = Find(name, help, Type::kHistogram, labels);
-  if (entry.family.index() == 0) {
-    std::vector<double> kept(bounds.begin(), bounds.end());
-    entry.family = std::unique_ptr<Family<Histogram>>(new Family<Histogram>(
-        std::string(name), std::string(help), std::move(labels),
-        [kept] { return std::make_unique<Histogram>(kept); }));
-  }
-  return *std::get<std::unique_ptr<Family<Histogram>>>(entry.family);
+  return AddFamily<Histogram>(name, help, Type::kHistogram, std::move(labels),
+                              [kept = std::vector<double>(bounds.begin(), bounds.end())] {
+                                return std::make_unique<Histogram>(kept);
+                              });
 }
 
 CollectorHandle Registry::AddCollector(absl::string_view name, absl::string_view help, Type type,

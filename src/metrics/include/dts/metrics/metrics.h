@@ -186,6 +186,11 @@ class Registry {
     std::string name;
     Collect collect;
   };
+  // The family of `name`, made with `make` for its series on first call.
+  template <typename Metric>
+  Family<Metric>& AddFamily(absl::string_view name, absl::string_view help, Type type,
+                            std::vector<std::string> labels,
+                            std::function<std::unique_ptr<Metric>()> make);
   Entry& Find(absl::string_view name, absl::string_view help, Type type,
               const std::vector<std::string>& labels) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RemoveCollector(uint64_t id);

@@ -104,8 +104,6 @@ void Engine::Index(const Job& job) {
   state->fires = Fires(job);
   state->misfire = ParseMisfirePolicy(job.misfire_policy()).value_or(MisfirePolicy::kRunOnce);
   state->overlap = ParseOverlapPolicy(job.overlap_policy()).value_or(OverlapPolicy::kAllow);
-  state->ahead = options_.lookahead > absl::ZeroDuration() &&
-                 state->overlap == OverlapPolicy::kAllow && job.starting_deadline() <= 0;
   state->generation = next_generation_++;
   state->anchor = job.has_schedule_anchor() ? FromProto(job.schedule_anchor()) : clock_->Now();
   state->schedule.reset();
@@ -115,6 +113,12 @@ void Engine::Index(const Job& job) {
     // Validated on the way in; a stored job that no longer parses does not fire.
     if (schedule.ok()) state->schedule = *schedule;
   }
+  // Not a one-off: its only fire completes the job in the transaction that
+  // records it, so recorded ahead it would find its job no longer firing at
+  // its instant and end CANCELLED.
+  state->ahead = options_.lookahead > absl::ZeroDuration() &&
+                 state->overlap == OverlapPolicy::kAllow && job.starting_deadline() <= 0 &&
+                 !(state->schedule && state->schedule->is_one_off());
   std::optional<absl::Time> due;
   if (state->fires && state->schedule) {
     due = job.has_next_run() ? FromProto(job.next_run())

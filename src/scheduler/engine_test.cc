@@ -591,6 +591,21 @@ TEST_F(EngineLookaheadTest, RecordsAheadAndDispatchesAtTheInstant) {
   EXPECT_EQ(dispatcher_->dispatched().size(), 1u);  // once
 }
 
+// A one-off job's only fire completes the job in the transaction that
+// records it; recorded ahead, its run would then meet a job that no longer
+// fires at its instant. It is recorded at its instant instead, and starts.
+TEST_F(EngineLookaheadTest, OneOffJobsAreRecordedAtTheirInstantAndStart) {
+  AddJob(kJob, "@at 2026-01-01T00:01:00Z");
+  clock_.Set(Rfc("2026-01-01T00:00:59.500Z"));
+  EXPECT_EQ(Fire(), 0);
+  EXPECT_THAT(RunsOf(kJob), IsEmpty());
+  clock_.Set(Rfc("2026-01-01T00:01:00Z"));
+  EXPECT_EQ(Fire(), 1);
+  ASSERT_EQ(dispatcher_->dispatched().size(), 1u);
+  EXPECT_EQ(dispatcher_->dispatched()[0].status(), "PENDING");
+  EXPECT_EQ(store_->GetJob(JobId(kJob)).value().status(), "COMPLETED");
+}
+
 TEST_F(EngineLookaheadTest, ForbidJobsAreRecordedAtTheirInstant) {
   AddJob(kJob, "* * * * *", "UTC", "RUN_ONCE", "FORBID");
   clock_.Set(Rfc("2026-01-01T00:00:59.500Z"));
